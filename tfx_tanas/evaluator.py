@@ -1,0 +1,250 @@
+"""The evaluator network: (meta-features z, architecture encoding u) -> predicted score (claim 10).
+
+A small ensemble of fully connected networks (default 50-50-50-10 -> 1, as in the patent), trained
+with SGD + momentum. ``loss="squared_error"`` is the patent's objective; ``loss="pairwise"`` adds a
+within-task ranking term, since search only needs the order of architectures on one task.
+Like a NASLib predictor it is ``fit`` then ``predict``; it saves to and loads from one directory
+that records the search space and meta-feature version it was trained for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION
+from tfx_tanas.search_space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+EVALUATOR_FORMAT_VERSION = 1
+LOSSES = ("squared_error", "pairwise")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorConfig:
+    hidden_units: tuple[int, ...] = (50, 50, 50, 10)
+    loss: str = "squared_error"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    epochs: int = 150
+    batch_size: int = 64
+    ensemble_size: int = 1
+    ranking_weight: float = 1.0  # weight of the pairwise term when loss="pairwise"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise InputError(f"evaluator loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.ensemble_size < 1 or not self.hidden_units:
+            raise InputError("evaluator needs ensemble_size >= 1 and at least one hidden layer")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluatorConfig:
+        data = dict(data)
+        data["hidden_units"] = tuple(data.get("hidden_units", cls.hidden_units))
+        return cls(**data)
+
+
+@dataclasses.dataclass
+class Prediction:
+    mean: np.ndarray
+    std: np.ndarray  # spread across the ensemble members (0 for a single network)
+
+
+class Evaluator:
+    """Predicts how well an architecture does on a task described by its meta-features."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        config: EvaluatorConfig = EvaluatorConfig(),
+        meta_feature_names: tuple[str, ...] = META_FEATURE_NAMES,
+    ):
+        self.space = space
+        self.config = config
+        self.meta_feature_names = tuple(meta_feature_names)
+        self.meta_feature_version = META_FEATURE_VERSION
+        self.z_mean = np.zeros(len(self.meta_feature_names), np.float32)
+        self.z_std = np.ones(len(self.meta_feature_names), np.float32)
+        self.z_min = np.full(len(self.meta_feature_names), -np.inf, np.float32)
+        self.z_max = np.full(len(self.meta_feature_names), np.inf, np.float32)
+        self.training_summary: dict[str, Any] = {}
+        self.members = [self._build_member(i) for i in range(config.ensemble_size)]
+
+    @property
+    def input_size(self) -> int:
+        return len(self.meta_feature_names) + self.space.encoding_size
+
+    def _build_member(self, index: int) -> keras.Model:
+        keras.utils.set_random_seed(self.config.seed + index)
+        inputs = keras.Input((self.input_size,))
+        h = inputs
+        for units in self.config.hidden_units:
+            h = keras.layers.Dense(units, activation="relu")(h)
+        return keras.Model(inputs, keras.layers.Dense(1)(h)[:, 0], name=f"evaluator_{index}")
+
+    # ---- fit / predict ----------------------------------------------------------------------
+    def fit(self, meta_features: np.ndarray, encodings: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> None:
+        """Fit every ensemble member (each on its own bootstrap of tasks when there are several)."""
+        meta_features = np.asarray(meta_features, np.float32)
+        encodings = np.asarray(encodings, np.float32)
+        if encodings.shape[1] != self.space.encoding_size:
+            raise VersionMismatchError(
+                f"records encode architectures with {encodings.shape[1]} values; this search space uses "
+                f"{self.space.encoding_size}"
+            )
+        self.z_mean = meta_features.mean(axis=0)
+        std = meta_features.std(axis=0)
+        self.z_std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        self.z_min, self.z_max = meta_features.min(axis=0), meta_features.max(axis=0)
+        x = np.concatenate([self._normalize(meta_features), encodings], axis=1)
+        y = np.asarray(scores, np.float32)
+        group_ids = np.unique(groups, return_inverse=True)[1].astype(np.int32)
+        rng = np.random.default_rng(self.config.seed)
+        tasks = np.unique(group_ids)
+        for index, member in enumerate(self.members):
+            if len(self.members) > 1:
+                chosen = rng.choice(tasks, size=len(tasks), replace=True)
+                rows = np.concatenate([np.flatnonzero(group_ids == t) for t in chosen])
+            else:
+                rows = np.arange(len(y))
+            _fit_member(member, x[rows], y[rows], group_ids[rows], self.config, seed=self.config.seed + index)
+        self.training_summary = {"num_records": int(len(y)), "num_tasks": int(len(tasks))}
+
+    def predict(self, meta_features: np.ndarray, encodings: np.ndarray) -> Prediction:
+        """Scores for rows of (meta-features, encoding); one meta-feature vector broadcasts."""
+        encodings = np.atleast_2d(np.asarray(encodings, np.float32))
+        meta_features = np.atleast_2d(np.asarray(meta_features, np.float32))
+        if meta_features.shape[0] == 1:
+            meta_features = np.repeat(meta_features, len(encodings), axis=0)
+        x = np.concatenate([self._normalize(meta_features), encodings], axis=1)
+        outputs = np.stack([m(x, training=False).numpy() for m in self.members])
+        return Prediction(outputs.mean(axis=0), outputs.std(axis=0))
+
+    def score_tensor(self, normalized_meta_features: tf.Tensor, encodings: tf.Tensor) -> tf.Tensor:
+        """Differentiable ensemble mean for gradient ascent; the weights stay fixed (not trained)."""
+        batch = tf.shape(encodings)[0]
+        z = tf.repeat(normalized_meta_features[None, :], batch, axis=0)
+        x = tf.concat([z, encodings], axis=1)
+        return tf.add_n([m(x, training=False) for m in self.members]) / len(self.members)
+
+    def _normalize(self, meta_features: np.ndarray) -> np.ndarray:
+        return ((meta_features - self.z_mean) / self.z_std).astype(np.float32)
+
+    def normalized(self, meta_features: np.ndarray) -> np.ndarray:
+        return self._normalize(np.asarray(meta_features, np.float32))
+
+    def out_of_range(self, meta_features: np.ndarray) -> list[str]:
+        """Meta-features outside the range seen in training (predictions there are extrapolations)."""
+        meta_features = np.asarray(meta_features, np.float32)
+        margin = 0.05 * (self.z_max - self.z_min)
+        outside = (meta_features < self.z_min - margin) | (meta_features > self.z_max + margin)
+        return [name for name, flag in zip(self.meta_feature_names, outside) if flag]
+
+    # ---- persistence ------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for index, member in enumerate(self.members):
+            member.save_weights(directory / f"member_{index}.weights.h5")
+        manifest = {
+            "format_version": EVALUATOR_FORMAT_VERSION,
+            "search_space": self.space.to_dict(),
+            "search_space_fingerprint": self.space.fingerprint,
+            "meta_feature_version": self.meta_feature_version,
+            "meta_feature_names": list(self.meta_feature_names),
+            "config": dataclasses.asdict(self.config),
+            "normalization": {
+                "mean": self.z_mean.tolist(),
+                "std": self.z_std.tolist(),
+                "min": self.z_min.tolist(),
+                "max": self.z_max.tolist(),
+            },
+            "training_summary": self.training_summary,
+        }
+        (directory / "evaluator.json").write_text(json.dumps(manifest, indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, space: SearchSpace | None = None) -> Evaluator:
+        """Load; refuses an evaluator made for another search space or meta-feature version."""
+        directory = Path(directory)
+        manifest_path = directory / "evaluator.json"
+        if not manifest_path.exists():
+            raise InputError(f"not an evaluator directory (no evaluator.json): {directory}")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            saved_space = SearchSpace.from_dict(manifest["search_space"])
+            config = EvaluatorConfig.from_dict(manifest["config"])
+            names = tuple(manifest["meta_feature_names"])
+            version = int(manifest["meta_feature_version"])
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise InputError(f"evaluator manifest is malformed: {manifest_path} ({err})") from None
+        if manifest.get("format_version") != EVALUATOR_FORMAT_VERSION:
+            raise VersionMismatchError(f"evaluator format {manifest.get('format_version')} is not supported")
+        if space is not None and saved_space != space:
+            raise VersionMismatchError(
+                f"evaluator was trained for search space {saved_space.fingerprint}, not {space.fingerprint}"
+            )
+        if version != META_FEATURE_VERSION or names != META_FEATURE_NAMES:
+            raise VersionMismatchError(
+                f"evaluator was trained on meta-features version {version}; this is version {META_FEATURE_VERSION}"
+            )
+        evaluator = cls(saved_space, config, names)
+        norm = manifest["normalization"]
+        evaluator.z_mean, evaluator.z_std = np.float32(norm["mean"]), np.float32(norm["std"])
+        evaluator.z_min, evaluator.z_max = np.float32(norm["min"]), np.float32(norm["max"])
+        evaluator.training_summary = manifest.get("training_summary", {})
+        for index, member in enumerate(evaluator.members):
+            member.load_weights(directory / f"member_{index}.weights.h5")
+        return evaluator
+
+
+def _fit_member(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, groups: np.ndarray, config: EvaluatorConfig, seed: int
+) -> None:
+    optimizer = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    pairwise = config.loss == "pairwise"
+
+    @tf.function(reduce_retracing=True)
+    def step(xb, yb, gb):
+        with tf.GradientTape() as tape:
+            pred = model(xb, training=True)
+            loss = tf.reduce_mean(tf.square(pred - yb))
+            if pairwise:
+                same_task = tf.equal(gb[:, None], gb[None, :])
+                better = yb[:, None] - yb[None, :] > 0.005
+                mask = tf.cast(same_task & better, tf.float32)
+                margin = pred[:, None] - pred[None, :]
+                ranking = tf.reduce_sum(mask * tf.nn.softplus(-20.0 * margin)) / tf.maximum(tf.reduce_sum(mask), 1.0)
+                loss = loss + config.ranking_weight * ranking / 20.0
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    batch = min(config.batch_size, len(y))
+    for _ in range(config.epochs):
+        order = _task_clustered_order(groups, rng) if pairwise else rng.permutation(len(y))
+        for start in range(0, len(y) - batch + 1, batch):
+            rows = order[start : start + batch]
+            step(x[rows], y[rows], groups[rows])
+
+
+def _task_clustered_order(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Shuffle within tasks, then lay tasks out in random order, so batches hold comparable pairs."""
+    order = []
+    for task in rng.permutation(np.unique(groups)):
+        order.append(rng.permutation(np.flatnonzero(groups == task)))
+    return np.concatenate(order)

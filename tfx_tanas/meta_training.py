@@ -1,0 +1,139 @@
+"""Offline meta-training (patent FIG. 3): sample tasks -> sample architectures -> train -> records.
+
+:func:`records_for_task` is the unit of work (one task, a list of architectures); the sequential
+:func:`generate_records` and the Beam-based TFX component both call it. Generation appends whole
+records as each task finishes and skips (task, architecture) pairs already in the file, so an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tfx_tanas.errors import InputError, TanasError
+from tfx_tanas.meta_features import meta_features_for_frame
+from tfx_tanas.records import Record, append_records
+from tfx_tanas.search_space import Architecture, SearchSpace
+from tfx_tanas.tasks import Task
+from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task, train_architectures
+
+log = logging.getLogger(__name__)
+
+
+def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_fraction: float = 0.0) -> list[Architecture]:
+    """``count`` architectures, a ``continuous_fraction`` of them continuous mixtures; seeded."""
+    rng = np.random.default_rng(seed)
+    num_continuous = int(round(count * continuous_fraction))
+    archs = [space.sample(rng) for _ in range(count - num_continuous)]
+    archs += [space.sample_continuous(rng) for _ in range(num_continuous)]
+    return archs
+
+
+def task_seed(task: Task, seed: int) -> int:
+    """A stable per-task seed, so a resumed run samples the same architectures."""
+    return (seed * 1_000_003 + sum(ord(c) * (i + 1) for i, c in enumerate(task.task_id))) % (2**31)
+
+
+def records_for_task(
+    task: Task,
+    architectures: Sequence[Architecture],
+    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
+    seed: int = 0,
+    group_size: int = 16,
+) -> list[Record]:
+    """Train every architecture on the task and return one record per successful training."""
+    frame = task.load(seed=seed)
+    meta = meta_features_for_frame(frame, task.label)  # of the whole data set, as `tanas search` sees it
+    prepared = prepare_task(frame, task.label, protocol, seed)
+    results = train_architectures(prepared, architectures, protocol, seed, group_size=group_size)
+    records = []
+    for result in results:
+        if not result.ok:
+            log.warning("task %s: architecture %s failed: %s", task.task_id, result.architecture.key, result.error)
+            continue
+        records.append(
+            Record(task.task_id, meta, result.architecture, result.score, result.train_seconds, result.num_params, protocol.version)
+        )
+    return records
+
+
+@dataclasses.dataclass
+class GenerationSummary:
+    tasks_done: int = 0
+    tasks_skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # task id -> reason
+    records_written: int = 0
+    records_already_present: int = 0
+    seconds: float = 0.0
+
+
+def generate_records(
+    tasks: Sequence[Task],
+    out_path: str | Path,
+    space: SearchSpace,
+    archs_per_task: int = 40,
+    continuous_fraction: float = 0.2,
+    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
+    seed: int = 0,
+    group_size: int = 16,
+) -> GenerationSummary:
+    """Sequential generation with resume and progress logs; failing tasks are logged and counted."""
+    out_path = Path(out_path)
+    done = _done_pairs(out_path)
+    summary = GenerationSummary()
+    started = time.perf_counter()
+    for index, task in enumerate(tasks, start=1):
+        archs = sample_architectures(space, archs_per_task, task_seed(task, seed), continuous_fraction)
+        todo = [a for a in archs if (task.task_id, a.key) not in done]
+        summary.records_already_present += len(archs) - len(todo)
+        if todo:
+            try:
+                records = records_for_task(task, todo, protocol, seed, group_size)
+            except (TanasError, ValueError) as err:
+                summary.tasks_skipped[task.task_id] = str(err)
+                log.warning("[%d/%d] skipped %s: %s", index, len(tasks), task.task_id, err)
+                continue
+            append_records(out_path, records)
+            summary.records_written += len(records)
+        summary.tasks_done += 1
+        elapsed = time.perf_counter() - started
+        eta = elapsed / index * (len(tasks) - index)
+        log.info(
+            "[%d/%d] %s: %d trained, %d already present; %d records written; elapsed %.0fs, ETA %.0fs",
+            index, len(tasks), task.task_id, len(todo), len(archs) - len(todo), summary.records_written, elapsed, eta,
+        )
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _done_pairs(path: Path) -> set[tuple[str, str]]:
+    """(task, architecture key) pairs already in a records file; a torn last line is ignored."""
+    if not path.exists():
+        return set()
+    done = set()
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        try:
+            data = json.loads(line)
+            space = SearchSpace.from_dict(data["search_space"])
+            enc = data["architecture"]
+            done.add((data["task"], Architecture(space, enc["alpha"], enc["beta"], enc["gamma"]).key))
+        except (json.JSONDecodeError, KeyError, InputError):
+            if number == len(lines):
+                log.warning("%s: ignoring a torn last line (interrupted write); it will be redone", path)
+                _truncate_last_line(path)
+                continue
+            raise InputError(f"{path}:{number}: corrupt record; fix or remove the file to regenerate") from None
+    return done
+
+
+def _truncate_last_line(path: Path) -> None:
+    text = path.read_text()
+    keep = text[: text.rstrip("\n").rfind("\n") + 1]
+    path.write_text(keep)

@@ -1,0 +1,140 @@
+"""Evaluator training data: (task, meta-features, architecture, score) triplets as JSON lines.
+
+One line per trained (task, architecture). Every line carries the versions it was made under, so
+a file mixing versions, or a truncated or corrupt line, is refused on load with the line number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
+from tfx_tanas.search_space import Architecture, SearchSpace
+
+RECORDS_VERSION = 1
+_FIELDS = {
+    "records_version",
+    "task",
+    "meta_features",
+    "architecture",
+    "search_space",
+    "score",
+    "train_seconds",
+    "num_params",
+    "protocol_version",
+}
+
+
+@dataclasses.dataclass
+class Record:
+    task: str
+    meta_features: MetaFeatures
+    architecture: Architecture
+    score: float
+    train_seconds: float
+    num_params: int
+    protocol_version: int
+
+    def to_json(self) -> dict[str, Any]:
+        encoding = self.architecture.to_json()["encoding"]
+        return {
+            "records_version": RECORDS_VERSION,
+            "task": self.task,
+            "meta_features": self.meta_features.to_json(),
+            "search_space": self.architecture.space.to_dict(),
+            "architecture": encoding,
+            "score": round(self.score, 6),
+            "train_seconds": round(self.train_seconds, 4),
+            "num_params": self.num_params,
+            "protocol_version": self.protocol_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        missing = _FIELDS - set(data)
+        if missing:
+            raise InputError(f"missing field(s) {sorted(missing)}")
+        if data["records_version"] != RECORDS_VERSION:
+            raise VersionMismatchError(f"records version {data['records_version']}, expected {RECORDS_VERSION}")
+        space = SearchSpace.from_dict(data["search_space"])
+        encoding = data["architecture"]
+        score = float(data["score"])
+        if not np.isfinite(score) or not 0.0 <= score <= 1.0:
+            raise InputError(f"score {score} is not an accuracy in [0, 1]")
+        return cls(
+            task=str(data["task"]),
+            meta_features=MetaFeatures.from_json(data["meta_features"]),
+            architecture=Architecture(space, encoding["alpha"], encoding["beta"], encoding["gamma"]),
+            score=score,
+            train_seconds=float(data["train_seconds"]),
+            num_params=int(data["num_params"]),
+            protocol_version=int(data["protocol_version"]),
+        )
+
+
+def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """Append whole lines and flush: an interrupted run leaves complete records behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        for record in records:
+            handle.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_records(path: str | os.PathLike) -> list[Record]:
+    """Load and validate every line; a bad line is an :class:`InputError` naming its number."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"records file not found: {path}")
+    records = []
+    with path.open() as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(Record.from_json(json.loads(line)))
+            except json.JSONDecodeError:
+                raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
+            except InputError as err:
+                raise type(err)(f"{path}:{number}: {err}") from None
+    if not records:
+        raise InputError(f"records file holds no records: {path}")
+    spaces = {r.architecture.space for r in records}
+    if len(spaces) > 1:
+        raise VersionMismatchError(f"{path}: records come from {len(spaces)} different search spaces")
+    for record in records:
+        if record.meta_features.version != META_FEATURE_VERSION or tuple(record.meta_features.values) != META_FEATURE_NAMES:
+            raise VersionMismatchError(
+                f"{path}: task '{record.task}' has meta-features of version {record.meta_features.version}; "
+                f"this is version {META_FEATURE_VERSION} (regenerate the records)"
+            )
+    return records
+
+
+@dataclasses.dataclass
+class TrainingArrays:
+    """Records as the arrays an evaluator trains on; ``groups`` names each row's task."""
+
+    meta_features: np.ndarray
+    encodings: np.ndarray
+    scores: np.ndarray
+    groups: np.ndarray
+
+
+def to_arrays(records: list[Record]) -> TrainingArrays:
+    return TrainingArrays(
+        meta_features=np.stack([r.meta_features.vector() for r in records]),
+        encodings=np.stack([r.architecture.to_vector() for r in records]),
+        scores=np.array([r.score for r in records], dtype=np.float32),
+        groups=np.array([r.task for r in records]),
+    )

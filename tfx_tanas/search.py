@@ -1,0 +1,183 @@
+"""Architecture search against a frozen evaluator (patent claims 1, 3-5).
+
+* :func:`gradient_ascent_search`: from several random starts, follow the gradient of the
+  evaluator's output with respect to the architecture parameters. The parameters are logits:
+  alpha and gamma are softmaxes (they stay on the simplex), beta a sigmoid (it stays in [0, 1]).
+* :func:`random_search`: random architectures, then random perturbations of the best so far.
+
+Both score every candidate they visit, discretize the visited points and re-score those; the
+highest-scoring discrete candidate is the final architecture (a discrete architecture is what gets
+trained and served). All visited candidates are returned with their scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.meta_features import MetaFeatures
+from tfx_tanas.search_space import Architecture
+
+METHODS = ("gradient", "random")
+
+
+@dataclasses.dataclass
+class Candidate:
+    architecture: Architecture
+    predicted_score: float
+    spread: float  # ensemble standard deviation of the prediction
+    origin: str  # "gradient", "random" or "discretized"
+    start: int
+    step: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.architecture.key,
+            "origin": self.origin,
+            "discrete": self.architecture.is_discrete,
+            "start": self.start,
+            "step": self.step,
+            "predicted_score": round(self.predicted_score, 6),
+            "spread": round(self.spread, 6),
+            "description": self.architecture.describe(),
+            "encoding": {
+                "alpha": self.architecture.alpha.round(4).tolist(),
+                "beta": self.architecture.beta.round(4).tolist(),
+                "gamma": self.architecture.gamma.round(4).tolist(),
+            },
+        }
+
+
+@dataclasses.dataclass
+class SearchResult:
+    best: Candidate
+    candidates: list[Candidate]
+    seconds: float
+    method: str
+
+
+def search(evaluator: Evaluator, meta_features: MetaFeatures, method: str = "gradient", seed: int = 0, **options) -> SearchResult:
+    if method == "gradient":
+        return gradient_ascent_search(evaluator, meta_features, seed=seed, **options)
+    if method == "random":
+        return random_search(evaluator, meta_features, seed=seed, **options)
+    raise ValueError(f"unknown search method {method!r}; choose one of {METHODS}")
+
+
+def gradient_ascent_search(
+    evaluator: Evaluator,
+    meta_features: MetaFeatures,
+    starts: int = 16,
+    steps: int = 60,
+    learning_rate: float = 0.3,
+    seed: int = 0,
+) -> SearchResult:
+    """Multi-start gradient ascent on the evaluator's score over (alpha, beta, gamma) logits."""
+    started = time.perf_counter()
+    space = evaluator.space
+    rng = np.random.default_rng(seed)
+    z = tf.constant(evaluator.normalized(meta_features.vector(evaluator.meta_feature_names)))
+    J, p, E = space.num_layers, space.num_baselines, len(space.embeddings)
+    alpha_logits = tf.Variable(rng.normal(0, 1, (starts, J, p)).astype(np.float32))
+    beta_logits = tf.Variable(rng.normal(0, 1, (starts, J)).astype(np.float32))
+    gamma_logits = tf.Variable(rng.normal(0, 1, (starts, E)).astype(np.float32))
+    variables = [alpha_logits, beta_logits, gamma_logits]
+
+    def encode() -> tf.Tensor:
+        alpha = tf.reshape(tf.nn.softmax(alpha_logits, axis=-1), (starts, J * p))
+        return tf.concat([alpha, tf.sigmoid(beta_logits), tf.nn.softmax(gamma_logits, axis=-1)], axis=1)
+
+    @tf.function
+    def ascend() -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            u = encode()
+            scores = evaluator.score_tensor(z, u)
+            objective = tf.reduce_sum(scores)  # starts are independent: summing keeps their gradients apart
+        for variable, gradient in zip(variables, tape.gradient(objective, variables)):
+            variable.assign_add(learning_rate * gradient / (tf.norm(gradient) / np.sqrt(starts) + 1e-8))
+        return u, scores
+
+    visited_u, visited_scores = [], []
+    for _ in range(steps):
+        u, scores = ascend()
+        visited_u.append(u.numpy())
+        visited_scores.append(scores.numpy())
+    final_u = encode().numpy()
+    visited_u.append(final_u)
+    visited_scores.append(evaluator.score_tensor(z, tf.constant(final_u)).numpy())
+    candidates = [
+        Candidate(Architecture.from_vector(space, visited_u[step][start]), float(visited_scores[step][start]), 0.0, "gradient", start, step)
+        for step in range(len(visited_u))
+        for start in range(starts)
+    ]
+    return _finish(evaluator, meta_features, candidates, started, "gradient")
+
+
+def random_search(
+    evaluator: Evaluator,
+    meta_features: MetaFeatures,
+    num_samples: int = 512,
+    rounds: int = 4,
+    seed: int = 0,
+) -> SearchResult:
+    """Half the budget on random discrete architectures, the rest on mutations of the best so far."""
+    started = time.perf_counter()
+    space = evaluator.space
+    rng = np.random.default_rng(seed)
+    z = meta_features.vector(evaluator.meta_feature_names)
+    pool = [space.sample(rng) for _ in range(num_samples // 2)]
+    candidates = _score(evaluator, z, pool, "random", step=0)
+    per_round = max(1, (num_samples - len(pool)) // rounds)
+    for round_index in range(1, rounds + 1):
+        best = max(candidates, key=lambda c: c.predicted_score).architecture
+        mutants = [mutate(best, rng) for _ in range(per_round)]
+        candidates += _score(evaluator, z, mutants, "random", step=round_index)
+    return _finish(evaluator, meta_features, candidates, started, "random")
+
+
+def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
+    """A neighbour of a discrete architecture: one layer, gate or embedding changed."""
+    space = arch.space
+    base = arch.discretize()
+    alpha, beta, gamma = base.alpha.copy(), base.beta.copy(), base.gamma.copy()
+    what = rng.integers(0, 3)
+    j = rng.integers(0, space.num_layers)
+    if what == 0:
+        alpha[j] = 0.0
+        alpha[j, rng.integers(0, space.num_baselines)] = 1.0
+    elif what == 1:
+        beta[j] = 1.0 - beta[j]
+    else:
+        gamma[:] = 0.0
+        gamma[rng.integers(0, len(space.embeddings))] = 1.0
+    return Architecture(space, alpha, beta, gamma).discretize()
+
+
+def _score(evaluator: Evaluator, z: np.ndarray, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
+    prediction = evaluator.predict(z, np.stack([a.to_vector() for a in archs]))
+    return [
+        Candidate(a, float(m), float(s), origin, index, step)
+        for index, (a, m, s) in enumerate(zip(archs, prediction.mean, prediction.std))
+    ]
+
+
+def _finish(evaluator: Evaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str) -> SearchResult:
+    """Discretize every visited candidate, re-score the distinct ones, pick the best discrete one."""
+    z = meta_features.vector(evaluator.meta_feature_names)
+    distinct: dict[str, Architecture] = {}
+    for candidate in visited:
+        discrete = candidate.architecture.discretize()
+        distinct.setdefault(discrete.key, discrete)
+    already = {c.architecture.key for c in visited if c.architecture.is_discrete}
+    rescored = _score(evaluator, z, [a for k, a in distinct.items() if k not in already], "discretized", step=-1) if len(distinct) > len(already) else []
+    candidates = visited + rescored
+    discrete_candidates = [c for c in candidates if c.architecture.is_discrete]
+    best = max(discrete_candidates, key=lambda c: c.predicted_score)
+    if best.spread == 0.0 and len(evaluator.members) > 1:
+        best = _score(evaluator, z, [best.architecture], best.origin, best.step)[0]
+    return SearchResult(best, candidates, time.perf_counter() - started, method)

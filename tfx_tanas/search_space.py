@@ -1,0 +1,337 @@
+"""The continuous architecture search space (patent claims 2, 6-9).
+
+An architecture is the encoding ``u = (alpha, beta, gamma)``:
+
+* ``alpha[j, i]`` weighs baseline layer ``i`` (a size x activation pair) inside parametrized
+  layer ``j``; each row lies on the simplex (claim 6).
+* ``beta[j]`` in [0, 1] scales the output of parametrized layer ``j`` (claim 7). A layer is a gated
+  skip, ``h_j = beta_j * o_j(h_{j-1}) + (1 - beta_j) * h_{j-1}``, so ``beta_j = 0`` makes the layer
+  the identity: it is really absent, not a layer that outputs zeros.
+* ``gamma[e]`` weighs baseline embedding ``e`` of the first, parametrized embedding layer
+  (claim 8); it lies on the simplex.
+
+A *discrete* architecture has one-hot rows of alpha, one-hot gamma and beta in {0, 1}; it is an
+ordinary stack of Dense layers. Discretization puts the present layers first, so equivalent
+networks share one encoding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tfx_tanas.errors import InputError
+
+SEARCH_SPACE_VERSION = 1
+ARCHITECTURE_SCHEMA_VERSION = 1
+ACTIVATIONS = ("relu", "tanh", "gelu")
+EMBEDDINGS = ("standard", "quantile", "periodic")
+_SIMPLEX_TOLERANCE = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineLayer:
+    """One fixed operation a parametrized layer can become: ``Dense(units, activation)``."""
+
+    units: int
+    activation: str
+
+    @property
+    def name(self) -> str:
+        return f"dense{self.units}_{self.activation}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """J parametrized layers over p baseline layers, and E baseline embeddings."""
+
+    num_layers: int = 4
+    units: tuple[int, ...] = (8, 16, 32, 64, 128)
+    activations: tuple[str, ...] = ACTIVATIONS
+    embeddings: tuple[str, ...] = EMBEDDINGS
+    version: int = SEARCH_SPACE_VERSION
+
+    def __post_init__(self) -> None:
+        if self.num_layers < 1:
+            raise InputError(f"search space: num_layers must be >= 1, got {self.num_layers}")
+        if not self.units or any(int(u) < 1 for u in self.units):
+            raise InputError(f"search space: units must be positive integers, got {self.units}")
+        unknown = set(self.activations) - set(ACTIVATIONS)
+        if unknown or not self.activations:
+            raise InputError(f"search space: unknown activations {sorted(unknown)}; known {ACTIVATIONS}")
+        unknown = set(self.embeddings) - set(EMBEDDINGS)
+        if unknown or not self.embeddings:
+            raise InputError(f"search space: unknown embeddings {sorted(unknown)}; known {EMBEDDINGS}")
+
+    @functools.cached_property
+    def baseline_layers(self) -> tuple[BaselineLayer, ...]:
+        return tuple(BaselineLayer(u, a) for u in self.units for a in self.activations)
+
+    @property
+    def num_baselines(self) -> int:
+        return len(self.baseline_layers)
+
+    @property
+    def max_units(self) -> int:
+        return max(self.units)
+
+    @property
+    def encoding_size(self) -> int:
+        """Length of the flat vector ``[alpha.ravel(), beta, gamma]``."""
+        return self.num_layers * self.num_baselines + self.num_layers + len(self.embeddings)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the space exactly; artifacts made for another space are refused."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return f"v{self.version}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "num_layers": self.num_layers,
+            "units": list(self.units),
+            "activations": list(self.activations),
+            "embeddings": list(self.embeddings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
+        known = {"version", "num_layers", "units", "activations", "embeddings"}
+        _reject_unknown(data, known, "search_space")
+        version = int(data.get("version", SEARCH_SPACE_VERSION))
+        if version != SEARCH_SPACE_VERSION:
+            raise InputError(
+                f"search_space version {version} is not supported (this is version {SEARCH_SPACE_VERSION})"
+            )
+        try:
+            return cls(
+                num_layers=int(data.get("num_layers", 4)),
+                units=tuple(int(u) for u in data.get("units", cls.units)),
+                activations=tuple(str(a) for a in data.get("activations", cls.activations)),
+                embeddings=tuple(str(e) for e in data.get("embeddings", cls.embeddings)),
+                version=version,
+            )
+        except (TypeError, ValueError) as err:
+            raise InputError(f"search_space: malformed field ({err})") from None
+
+    # ---- sampling ---------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        """A random discrete architecture: depth uniform in 0..J, then each layer uniform."""
+        depth = int(rng.integers(0, self.num_layers + 1))
+        alpha = np.zeros((self.num_layers, self.num_baselines))
+        alpha[np.arange(self.num_layers), rng.integers(0, self.num_baselines, self.num_layers)] = 1.0
+        beta = (np.arange(self.num_layers) < depth).astype(float)
+        gamma = np.zeros(len(self.embeddings))
+        gamma[rng.integers(0, len(self.embeddings))] = 1.0
+        return Architecture(self, alpha, beta, gamma).discretize()
+
+    def sample_continuous(self, rng: np.random.Generator, components: int = 2) -> Architecture:
+        """A random mixture: each layer mixes ``components`` random baselines with Dirichlet weights,
+        the embedding mixes two embeddings, the gates are uniform in [0, 1]."""
+        alpha = np.zeros((self.num_layers, self.num_baselines))
+        for row in alpha:
+            chosen = rng.choice(self.num_baselines, size=min(components, self.num_baselines), replace=False)
+            row[chosen] = rng.dirichlet(np.ones(len(chosen)))
+        gamma = np.zeros(len(self.embeddings))
+        chosen = rng.choice(len(self.embeddings), size=min(2, len(self.embeddings)), replace=False)
+        gamma[chosen] = rng.dirichlet(np.ones(len(chosen)))
+        beta = rng.uniform(0.0, 1.0, self.num_layers)
+        return Architecture(self, alpha, beta, gamma)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Architecture:
+    """A point ``u = (alpha, beta, gamma)`` of a :class:`SearchSpace`."""
+
+    space: SearchSpace
+    alpha: np.ndarray
+    beta: np.ndarray
+    gamma: np.ndarray
+
+    def __post_init__(self) -> None:
+        space = self.space
+        alpha = _as_array(self.alpha, "alpha", (space.num_layers, space.num_baselines))
+        beta = _as_array(self.beta, "beta", (space.num_layers,))
+        gamma = _as_array(self.gamma, "gamma", (len(space.embeddings),))
+        if np.any(alpha < -_SIMPLEX_TOLERANCE) or np.any(np.abs(alpha.sum(axis=1) - 1) > _SIMPLEX_TOLERANCE):
+            raise InputError("architecture: every row of alpha must be non-negative and sum to 1")
+        if np.any(beta < -_SIMPLEX_TOLERANCE) or np.any(beta > 1 + _SIMPLEX_TOLERANCE):
+            raise InputError("architecture: beta values must lie in [0, 1]")
+        if np.any(gamma < -_SIMPLEX_TOLERANCE) or abs(gamma.sum() - 1) > _SIMPLEX_TOLERANCE:
+            raise InputError("architecture: gamma must be non-negative and sum to 1")
+        alpha = np.clip(alpha, 0, None)
+        gamma = np.clip(gamma, 0, None)
+        object.__setattr__(self, "alpha", alpha / alpha.sum(axis=1, keepdims=True))
+        object.__setattr__(self, "beta", np.clip(beta, 0.0, 1.0))
+        object.__setattr__(self, "gamma", gamma / gamma.sum())
+
+    # ---- encodings ----------------------------------------------------------------------------
+    def to_vector(self) -> np.ndarray:
+        """The flat encoding the evaluator reads: ``[alpha.ravel(), beta, gamma]``."""
+        return np.concatenate([self.alpha.ravel(), self.beta, self.gamma]).astype(np.float32)
+
+    @classmethod
+    def from_vector(cls, space: SearchSpace, vector: Sequence[float] | np.ndarray) -> Architecture:
+        vector = np.asarray(vector, dtype=float)
+        if vector.shape != (space.encoding_size,):
+            raise InputError(f"architecture vector has shape {vector.shape}, expected ({space.encoding_size},)")
+        n_alpha = space.num_layers * space.num_baselines
+        alpha = vector[:n_alpha].reshape(space.num_layers, space.num_baselines)
+        beta = vector[n_alpha : n_alpha + space.num_layers]
+        gamma = vector[n_alpha + space.num_layers :]
+        return cls(space, alpha, beta, gamma)
+
+    # ---- discrete view ----------------------------------------------------------------------
+    @property
+    def is_discrete(self) -> bool:
+        one_hot_rows = np.all(np.isclose(self.alpha.max(axis=1), 1.0))
+        return bool(one_hot_rows and np.isclose(self.gamma.max(), 1.0) and np.all(np.isin(self.beta, (0.0, 1.0))))
+
+    def discretize(self) -> Architecture:
+        """Nearest discrete architecture: argmax alpha and gamma, beta >= 0.5; present layers first."""
+        present = self.beta >= 0.5
+        choice = np.argmax(self.alpha, axis=1)
+        order = np.concatenate([np.flatnonzero(present), np.flatnonzero(~present)])
+        alpha = np.zeros_like(self.alpha)
+        alpha[np.arange(self.space.num_layers), choice[order]] = 1.0
+        beta = present[order].astype(float)
+        gamma = np.zeros_like(self.gamma)
+        gamma[np.argmax(self.gamma)] = 1.0
+        return Architecture(self.space, alpha, beta, gamma)
+
+    @property
+    def embedding(self) -> str:
+        """The dominant baseline embedding (the only one for a discrete architecture)."""
+        return self.space.embeddings[int(np.argmax(self.gamma))]
+
+    @property
+    def hidden_layers(self) -> list[BaselineLayer]:
+        """The Dense layers of the discretized architecture, input to output."""
+        discrete = self.discretize()
+        baselines = self.space.baseline_layers
+        return [baselines[int(np.argmax(row))] for row, b in zip(discrete.alpha, discrete.beta) if b == 1.0]
+
+    @property
+    def key(self) -> str:
+        """Short stable id; equal encodings share it."""
+        return hashlib.sha1(np.round(self.to_vector(), 4).tobytes()).hexdigest()[:12]
+
+    def describe(self) -> str:
+        """One line a person reads, e.g. ``periodic -> dense64_relu -> dense32_tanh -> softmax``."""
+        if not self.is_discrete:
+            return f"continuous mixture ({self.discretize().describe()} when discretized)"
+        return " -> ".join([self.embedding, *(layer.name for layer in self.hidden_layers), "softmax"])
+
+    # ---- JSON -------------------------------------------------------------------------------
+    def layers(self) -> list[dict[str, Any]]:
+        """Architecture data: each layer's operation and its inputs (the connectivity)."""
+        if self.is_discrete:
+            layers: list[dict[str, Any]] = [{"name": "embedding", "op": "embedding", "kind": self.embedding}]
+            for layer in self.hidden_layers:
+                layers.append(
+                    {
+                        "name": f"dense_{len(layers)}",
+                        "op": "dense",
+                        "units": layer.units,
+                        "activation": layer.activation,
+                        "inputs": [layers[-1]["name"]],
+                    }
+                )
+        else:
+            layers = [
+                {
+                    "name": "embedding",
+                    "op": "embedding_mixture",
+                    "components": [
+                        {"kind": kind, "weight": _round(w)} for kind, w in zip(self.space.embeddings, self.gamma) if w > 0
+                    ],
+                }
+            ]
+            for j in range(self.space.num_layers):
+                if self.beta[j] == 0.0:
+                    continue
+                layers.append(
+                    {
+                        "name": f"mixture_{j + 1}",
+                        "op": "gated_mixture",
+                        "gate": _round(self.beta[j]),
+                        "components": [
+                            {"units": b.units, "activation": b.activation, "weight": _round(w)}
+                            for b, w in zip(self.space.baseline_layers, self.alpha[j])
+                            if w > 0
+                        ],
+                        "inputs": [layers[-1]["name"]],
+                        "skip_from": layers[-1]["name"],
+                    }
+                )
+        layers.append({"name": "output", "op": "dense", "activation": "softmax", "inputs": [layers[-1]["name"]]})
+        return layers
+
+    def to_json(self, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        encoding = {name: getattr(self, name).round(6).tolist() for name in ("alpha", "beta", "gamma")}
+        # Describe the layers of exactly what a reader will load back from the rounded encoding.
+        reloaded = Architecture(self.space, encoding["alpha"], encoding["beta"], encoding["gamma"])
+        data: dict[str, Any] = {
+            "schema_version": ARCHITECTURE_SCHEMA_VERSION,
+            "search_space": self.space.to_dict(),
+            "encoding": encoding,
+            "layers": reloaded.layers(),
+        }
+        if metadata:
+            data["metadata"] = dict(metadata)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> Architecture:
+        """Parse and validate; ``layers``, when present, must agree with the encoding."""
+        if not isinstance(data, Mapping):
+            raise InputError("architecture JSON must be an object")
+        _reject_unknown(data, {"schema_version", "search_space", "encoding", "layers", "metadata"}, "architecture")
+        version = data.get("schema_version")
+        if version != ARCHITECTURE_SCHEMA_VERSION:
+            raise InputError(
+                f"architecture schema_version {version!r} is not supported (expected {ARCHITECTURE_SCHEMA_VERSION})"
+            )
+        if "encoding" not in data:
+            raise InputError("architecture JSON has no 'encoding' field")
+        space = SearchSpace.from_dict(data.get("search_space", {}))
+        encoding = data["encoding"]
+        if not isinstance(encoding, Mapping):
+            raise InputError("architecture 'encoding' must be an object with alpha, beta, gamma")
+        _reject_unknown(encoding, {"alpha", "beta", "gamma"}, "architecture encoding")
+        missing = {"alpha", "beta", "gamma"} - set(encoding)
+        if missing:
+            raise InputError(f"architecture encoding lacks {sorted(missing)}")
+        arch = cls(space, encoding["alpha"], encoding["beta"], encoding["gamma"])
+        if "layers" in data and data["layers"] != arch.layers():
+            raise InputError("architecture 'layers' disagree with its encoding (edit the encoding, not the layers)")
+        return arch
+
+
+def _round(value: float) -> float:
+    return round(float(value), 6)
+
+
+def _as_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"architecture: {name} must be numeric") from None
+    if array.shape != shape:
+        raise InputError(f"architecture: {name} has shape {array.shape}, expected {shape}")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"architecture: {name} contains NaN or infinite values")
+    return array
+
+
+def _reject_unknown(data: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = set(data) - known
+    if unknown:
+        raise InputError(f"{where}: unknown field(s) {sorted(unknown)}; allowed {sorted(known)}")

@@ -1,0 +1,304 @@
+"""The one training protocol: meta-dataset records, ``tanas train`` and the TFX Trainer all use it.
+
+An architecture's *score* is its validation accuracy averaged over the last
+``protocol.score_epochs`` epochs (the patent's "average of the accuracies of the last epochs").
+Many architectures can be trained at once on the same task: their networks are stacked and
+optimised on the sum of their losses. Each network's gradient depends only on its own loss and
+Adam's update is per parameter, so this is the same optimisation as training each alone, with
+one Python/TF dispatch per step instead of one per architecture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from tfx_tanas.data import Split, TabularSchema, class_names, clean_frame, stratified_split
+from tfx_tanas.errors import InputError, TrainingError
+from tfx_tanas.model_builder import ServingModule, TabularEncoder, export_serving_model, num_parameters, used_embeddings
+from tfx_tanas.stacked import StackedNetworks
+from tfx_tanas.search_space import Architecture
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingProtocol:
+    """Fixed recipe; changing any field makes scores incomparable, hence ``version``."""
+
+    epochs: int = 15
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.2
+    score_epochs: int = 3
+    batches_per_epoch: int = 32
+    min_batch_size: int = 32
+    max_batch_size: int = 256
+    version: int = 1
+
+    def batch_size(self, num_train: int) -> int:
+        size = math.ceil(num_train / self.batches_per_epoch)
+        return int(min(num_train, max(self.min_batch_size, min(self.max_batch_size, size))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+DEFAULT_PROTOCOL = TrainingProtocol()
+
+
+@dataclasses.dataclass
+class EncodedSplit:
+    embeddings: dict[str, np.ndarray]
+    labels: np.ndarray
+
+
+@dataclasses.dataclass
+class PreparedTask:
+    """A task ready to train on: schema and encoder fitted on the training rows, splits encoded."""
+
+    schema: TabularSchema
+    encoder: TabularEncoder
+    train: EncodedSplit
+    validation: EncodedSplit
+    train_frame: pd.DataFrame
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.schema.classes)
+
+    def encode(self, frame: pd.DataFrame) -> EncodedSplit:
+        """Encode another frame (e.g. ``--eval-data``) with this task's fitted schema."""
+        if self.schema.label not in frame.columns:
+            raise InputError(f"label column '{self.schema.label}' not found in evaluation data")
+        frame = frame.loc[frame[self.schema.label].notna()]
+        return EncodedSplit(encode_features(self.encoder, frame), self.schema.encode_labels(frame[self.schema.label]))
+
+
+def encode_features(encoder: TabularEncoder, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    raw = encoder.schema.raw_features(frame)
+    tensors = {k: tf.constant(v.astype(str) if v.dtype == object else v) for k, v in raw.items()}
+    return {k: v.numpy() for k, v in encoder(tensors).items()}
+
+
+def prepare_task(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> PreparedTask:
+    """Clean, split (seeded, stratified) and encode a labelled frame."""
+    frame = clean_frame(frame, label)
+    classes = class_names(frame[label])
+    labels = TabularSchema(label, classes, [], []).encode_labels(frame[label])
+    split: Split = stratified_split(labels, protocol.validation_fraction, seed)
+    train_frame = frame.iloc[split.train].reset_index(drop=True)
+    schema = TabularSchema.fit(train_frame, label, classes)
+    encoder = TabularEncoder(schema, ("standard", "quantile", "periodic"))
+    validation_frame = frame.iloc[split.validation].reset_index(drop=True)
+    return PreparedTask(
+        schema=schema,
+        encoder=encoder,
+        train=EncodedSplit(encode_features(encoder, train_frame), labels[split.train]),
+        validation=EncodedSplit(encode_features(encoder, validation_frame), labels[split.validation]),
+        train_frame=train_frame,
+    )
+
+
+@dataclasses.dataclass
+class TrainResult:
+    architecture: Architecture
+    score: float  # mean validation accuracy over the last protocol.score_epochs epochs
+    validation_history: list[float]
+    train_seconds: float
+    num_params: int
+    network: keras.Model | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def train_architectures(
+    task: PreparedTask,
+    architectures: Sequence[Architecture],
+    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
+    seed: int = 0,
+    group_size: int = 1,
+    keep_networks: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[TrainResult]:
+    """Train each architecture under ``protocol``; ``group_size`` > 1 stacks up to that many per step.
+
+    A network whose loss becomes NaN gets ``error`` set and score NaN; the others are unaffected.
+    ``train_seconds`` of a stacked group is the group's wall time divided among its members.
+    """
+    widths = task.encoder.widths
+    # Similar shapes stack together so little compute goes into zero padding.
+    order = sorted(range(len(architectures)), key=lambda i: _stack_key(architectures[i], widths))
+    chunks: list[list[int]] = []
+    for i in order:
+        if chunks and len(chunks[-1]) < group_size and architectures[chunks[-1][0]].is_discrete == architectures[i].is_discrete:
+            chunks[-1].append(i)
+        else:
+            chunks.append([i])
+    results: dict[int, TrainResult] = {}
+    for number, chunk in enumerate(chunks):
+        trained = _train_stack(task, [architectures[i] for i in chunk], protocol, seed + number, keep_networks)
+        results.update(zip(chunk, trained))
+        if progress:
+            progress(len(results), len(architectures))
+    return [results[i] for i in range(len(architectures))]
+
+
+def _stack_key(arch: Architecture, widths: dict[str, int]) -> tuple:
+    units = [layer.units for layer in arch.hidden_layers]
+    return (not arch.is_discrete, max(units, default=0), widths[arch.embedding], len(units), units)
+
+
+def _train_stack(
+    task: PreparedTask, archs: Sequence[Architecture], protocol: TrainingProtocol, seed: int, keep: bool
+) -> list[TrainResult]:
+    started = time.perf_counter()
+    widths = task.encoder.widths
+    stack = StackedNetworks(archs, widths, task.num_classes, seed)
+    variables = list(stack.trainable_variables)
+    optimizer = _Adam(variables, protocol.learning_rate)
+
+    @tf.function(jit_compile=True)
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = stack(x)
+            labels = tf.broadcast_to(y[None, :], tf.shape(logits)[:2])
+            losses = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), axis=1)
+            total = tf.reduce_sum(losses)
+        optimizer.apply(tape.gradient(total, variables))
+        return losses
+
+    @tf.function(reduce_retracing=True)
+    def predict(x):
+        return tf.argmax(stack(x), axis=-1)
+
+    train_x = stack.stack_inputs(task.train.embeddings).numpy()
+    val_x = stack.stack_inputs(task.validation.embeddings)
+    num_train = len(task.train.labels)
+    batch = protocol.batch_size(num_train)
+    rng = np.random.default_rng(seed)
+    history = np.zeros((protocol.epochs, len(archs)))
+    diverged = np.zeros(len(archs), dtype=bool)
+    for epoch in range(protocol.epochs):
+        order = rng.permutation(num_train)
+        for b in range(num_train // batch):
+            rows = order[b * batch : (b + 1) * batch]
+            losses = train_step(train_x[:, rows], task.train.labels[rows].astype(np.int32))
+            diverged |= ~np.isfinite(losses.numpy())
+        history[epoch] = (predict(val_x).numpy() == task.validation.labels[None, :]).mean(axis=1)
+    seconds = (time.perf_counter() - started) / len(archs)
+    results = []
+    for i, arch in enumerate(archs):
+        results.append(
+            TrainResult(
+                architecture=arch,
+                score=float("nan") if diverged[i] else float(history[-protocol.score_epochs :, i].mean()),
+                validation_history=[round(float(v), 6) for v in history[:, i]],
+                train_seconds=seconds,
+                num_params=num_parameters(arch, widths, task.num_classes),
+                network=stack.to_keras(i) if keep else None,
+                error="loss became NaN or infinite" if diverged[i] else None,
+            )
+        )
+    return results
+
+
+class _Adam:
+    """Adam (Kingma & Ba) with Keras' defaults, on plain ``tf.Variable``s.
+
+    Adam's update is elementwise, so on stacked networks it is exactly per-network Adam.
+    """
+
+    def __init__(self, variables: list[tf.Variable], learning_rate: float, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
+        self.variables = variables
+        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.first = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.second = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.steps = tf.Variable(0.0, trainable=False)
+
+    def apply(self, gradients: list[tf.Tensor]) -> None:
+        self.steps.assign_add(1.0)
+        step_size = self.learning_rate * tf.sqrt(1 - self.beta_2**self.steps) / (1 - self.beta_1**self.steps)
+        for variable, gradient, first, second in zip(self.variables, gradients, self.first, self.second):
+            first.assign(self.beta_1 * first + (1 - self.beta_1) * gradient)
+            second.assign(self.beta_2 * second + (1 - self.beta_2) * tf.square(gradient))
+            variable.assign_sub(step_size * first / (tf.sqrt(second) + self.epsilon))
+
+
+def accuracy(task: PreparedTask, result: TrainResult, split: EncodedSplit) -> float:
+    """Accuracy of a kept network on an encoded split."""
+    if result.network is None:
+        raise ValueError("train with keep_networks=True to evaluate a network afterwards")
+    kinds = used_embeddings(result.architecture)
+    logits = result.network.predict({k: split.embeddings[k] for k in kinds}, verbose=0, batch_size=4096)
+    return float((np.argmax(logits, axis=-1) == split.labels).mean())
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """What ``tanas train`` produced: a metrics row per architecture and the exported best model."""
+
+    metrics: list[dict[str, Any]]
+    best_index: int
+    serving_path: Path | None
+
+
+def train_and_export(
+    frame: pd.DataFrame,
+    label: str,
+    architectures: Sequence[Architecture],
+    serving_root: str | os.PathLike | None,
+    eval_frame: pd.DataFrame | None = None,
+    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainedModel:
+    """Train architectures one after another under the protocol, export the best to TF Serving.
+
+    The best is the highest validation score (never the evaluation data, which stays unseen);
+    ``eval_accuracy`` is measured on ``eval_frame`` when given, on the validation split otherwise.
+    """
+    task = prepare_task(frame, label, protocol, seed)
+    evaluation = task.encode(clean_frame(eval_frame, label)) if eval_frame is not None else task.validation
+    metrics, results = [], []
+    for index, arch in enumerate(architectures):
+        [result] = train_architectures(task, [arch], protocol, seed, keep_networks=True)
+        results.append(result)
+        metrics.append(
+            {
+                "index": index,
+                "architecture": arch.describe(),
+                "key": arch.key,
+                "validation_score": round(result.score, 6),
+                "eval_accuracy": round(accuracy(task, result, evaluation), 6) if result.ok else None,
+                "eval_split": "eval-data" if eval_frame is not None else "validation",
+                "train_seconds": round(result.train_seconds, 3),
+                "num_params": result.num_params,
+                "epochs": protocol.epochs,
+                "error": result.error,
+            }
+        )
+        if progress:
+            progress(index + 1, len(architectures))
+    usable = [i for i, r in enumerate(results) if r.ok]
+    if not usable:
+        raise TrainingError("every architecture diverged (loss became NaN); nothing to export")
+    best = max(usable, key=lambda i: results[i].score)
+    serving_path = None
+    if serving_root is not None:
+        module = ServingModule(task.schema, task.encoder, results[best].network, used_embeddings(results[best].architecture))
+        serving_path = export_serving_model(module, serving_root)
+    return TrainedModel(metrics, best, serving_path)
