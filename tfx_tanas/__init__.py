@@ -16,7 +16,7 @@ from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
 from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame
 from tfx_tanas.search import SearchResult, gradient_ascent_search, random_search, search
 from tfx_tanas.search_space import Architecture, SearchSpace
-from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task, train_and_export, train_architectures
+from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task, train_and_select, train_architectures
 
 __version__ = "0.1.0"
 
@@ -39,6 +39,6 @@ __all__ = [
     "prepare_task",
     "random_search",
     "search",
-    "train_and_export",
+    "train_and_select",
     "train_architectures",
 ]

@@ -155,7 +155,8 @@ def _search(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from tfx_tanas.data import read_csv
-    from tfx_tanas.training import DEFAULT_PROTOCOL, train_and_export
+    from tfx_tanas.model_builder import export_serving_model
+    from tfx_tanas.training import DEFAULT_PROTOCOL, train_and_select
 
     out = _output_dir(args.out, [args.data, args.architecture, args.eval_data])
     architectures = read_architectures(args.architecture)
@@ -172,12 +173,13 @@ def _train(args: argparse.Namespace) -> None:
         elapsed = time.perf_counter() - started
         log.info("trained %d/%d architectures; elapsed %.0fs, ETA %.0fs", done, total, elapsed, elapsed / done * (total - done))
 
-    trained = train_and_export(frame, args.label, architectures, out / "serving", eval_frame, protocol, args.seed, progress)
+    trained = train_and_select(frame, args.label, architectures, eval_frame, protocol, args.seed, progress)
+    serving_path = export_serving_model(trained.serving_module, out / "serving")
     _write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in trained.metrics))
     best = trained.metrics[trained.best_index]
     print(f"best: #{best['index']} {best['architecture']}")
     print(f"eval_accuracy {best['eval_accuracy']:.4f} ({best['eval_split']}), validation score {best['validation_score']:.4f}")
-    print(f"serving model: {trained.serving_path}")
+    print(f"serving model: {serving_path}")
 
 
 def _sample(args: argparse.Namespace) -> None:

@@ -44,6 +44,25 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"data file is not a readable CSV: {path} ({reason})") from None
     if frame.empty:
         raise InputError(f"data file has a header but no rows: {path}")
+    return _restore_integer_columns(frame, path)
+
+
+def _restore_integer_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Integer columns with empty cells come back from pandas as floats; make them nullable ints.
+
+    TFX's CsvExampleGen writes such a column as an int64 feature, so the serving signature must
+    parse it as int64: the column's type is decided from its text, as CsvExampleGen does.
+    """
+    candidates = [
+        c for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c]) and frame[c].isna().any() and np.all(np.mod(frame[c].dropna(), 1) == 0)
+    ]
+    if not candidates:
+        return frame
+    text = pd.read_csv(path, usecols=candidates, dtype=str, keep_default_na=False)
+    for column in candidates:
+        if not text[column].str.contains(r"[.eE]", regex=True).any():
+            frame[column] = frame[column].astype("Int64")
     return frame
 
 
@@ -209,8 +228,7 @@ class TabularSchema:
 def _fit_numeric(name: str, values: pd.Series) -> NumericColumn:
     array = values.to_numpy(dtype=float, na_value=np.nan)
     present = array[~np.isnan(array)]
-    integral = bool(np.all(np.equal(np.mod(present, 1), 0)))
-    is_int = pd.api.types.is_integer_dtype(values) or (integral and np.isnan(array).any())
+    is_int = pd.api.types.is_integer_dtype(values)
     std = float(present.std()) if present.size > 1 else 0.0
     quantiles = np.quantile(present, np.linspace(0, 1, NUM_QUANTILE_BUCKETS + 1)[1:-1])
     return NumericColumn(

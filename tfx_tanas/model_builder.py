@@ -242,8 +242,13 @@ def parse_examples(examples: tf.Tensor, schema: TabularSchema) -> dict[str, tf.T
     return features
 
 
+def save_serving_model(module: ServingModule, path: str | os.PathLike) -> None:
+    """A SavedModel whose ``serving_default`` maps serialized tf.Examples to class probabilities."""
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+
+
 def export_serving_model(module: ServingModule, serving_root: str | os.PathLike) -> Path:
-    """Write ``serving_root/<version>/`` atomically (a new version never replaces an old one)."""
+    """Write ``serving_root/<version>/`` (TF Serving's layout) atomically; older versions stay."""
     serving_root = Path(serving_root)
     serving_root.mkdir(parents=True, exist_ok=True)
     version = int(time.time())
@@ -251,7 +256,7 @@ def export_serving_model(module: ServingModule, serving_root: str | os.PathLike)
         version += 1
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=serving_root))
     try:
-        tf.saved_model.save(module, str(staging), signatures={"serving_default": module.serve})
+        save_serving_model(module, staging)
         target = serving_root / str(version)
         staging.rename(target)
     finally:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -26,9 +24,9 @@ import tensorflow as tf
 
 from tfx_tanas.data import Split, TabularSchema, class_names, clean_frame, stratified_split
 from tfx_tanas.errors import InputError, TrainingError
-from tfx_tanas.model_builder import ServingModule, TabularEncoder, export_serving_model, num_parameters, used_embeddings
-from tfx_tanas.stacked import StackedNetworks
+from tfx_tanas.model_builder import ServingModule, TabularEncoder, num_parameters, used_embeddings
 from tfx_tanas.search_space import Architecture
+from tfx_tanas.stacked import StackedNetworks
 
 log = logging.getLogger(__name__)
 
@@ -249,24 +247,24 @@ def accuracy(task: PreparedTask, result: TrainResult, split: EncodedSplit) -> fl
 
 @dataclasses.dataclass
 class TrainedModel:
-    """What ``tanas train`` produced: a metrics row per architecture and the exported best model."""
+    """A metrics row per architecture, and the best one's serving module (save it with
+    :func:`~tfx_tanas.model_builder.export_serving_model` or ``save_serving_model``)."""
 
     metrics: list[dict[str, Any]]
     best_index: int
-    serving_path: Path | None
+    serving_module: ServingModule
 
 
-def train_and_export(
+def train_and_select(
     frame: pd.DataFrame,
     label: str,
     architectures: Sequence[Architecture],
-    serving_root: str | os.PathLike | None,
     eval_frame: pd.DataFrame | None = None,
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> TrainedModel:
-    """Train architectures one after another under the protocol, export the best to TF Serving.
+    """Train architectures one after another under the protocol and keep the best for serving.
 
     The best is the highest validation score (never the evaluation data, which stays unseen);
     ``eval_accuracy`` is measured on ``eval_frame`` when given, on the validation split otherwise.
@@ -297,8 +295,5 @@ def train_and_export(
     if not usable:
         raise TrainingError("every architecture diverged (loss became NaN); nothing to export")
     best = max(usable, key=lambda i: results[i].score)
-    serving_path = None
-    if serving_root is not None:
-        module = ServingModule(task.schema, task.encoder, results[best].network, used_embeddings(results[best].architecture))
-        serving_path = export_serving_model(module, serving_root)
-    return TrainedModel(metrics, best, serving_path)
+    module = ServingModule(task.schema, task.encoder, results[best].network, used_embeddings(results[best].architecture))
+    return TrainedModel(metrics, best, module)
