@@ -86,12 +86,14 @@ class Evaluator:
         return len(self.meta_feature_names) + self.space.encoding_size
 
     def _build_member(self, index: int) -> keras.Model:
+        """[normalized z, u] -> hidden layers -> sigmoid score (an accuracy lies in [0, 1])."""
         keras.utils.set_random_seed(self.config.seed + index)
         inputs = keras.Input((self.input_size,))
-        h = inputs
+        encoding = inputs[:, len(self.meta_feature_names) :]
+        h = keras.layers.Concatenate()([inputs, ArchitectureSummary(self.space)(encoding)])
         for units in self.config.hidden_units:
             h = keras.layers.Dense(units, activation="relu")(h)
-        return keras.Model(inputs, keras.layers.Dense(1)(h)[:, 0], name=f"evaluator_{index}")
+        return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(h)[:, 0], name=f"evaluator_{index}")
 
     # ---- fit / predict ----------------------------------------------------------------------
     def fit(self, meta_features: np.ndarray, encodings: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> None:
@@ -208,6 +210,40 @@ class Evaluator:
         for index, member in enumerate(evaluator.members):
             member.load_weights(directory / f"member_{index}.weights.h5")
         return evaluator
+
+
+class ArchitectureSummary(keras.layers.Layer):
+    """Differentiable shape figures of an encoding u: depth, expected log-width and activation mix.
+
+    The flat one-hot encoding hides that 64 units lie between 32 and 128; these few numbers make it
+    explicit, so the evaluator generalizes across neighbouring architectures. They are smooth in u,
+    so gradient ascent still flows through them.
+    """
+
+    def __init__(self, space: SearchSpace, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.shape_ = (space.num_layers, space.num_baselines)
+        baselines = space.baseline_layers
+        log_units = np.log2([b.units for b in baselines]) / np.log2(space.max_units)
+        activations = np.array([[b.activation == a for a in space.activations] for b in baselines], np.float32)
+        self.log_units = tf.constant(log_units, tf.float32)
+        self.activations = tf.constant(activations)
+
+    def call(self, encoding):
+        J, p = self.shape_
+        alpha = tf.reshape(encoding[:, : J * p], (-1, J, p))
+        beta = encoding[:, J * p : J * p + J]
+        width = tf.reduce_sum(alpha * self.log_units, axis=-1)  # [batch, J]
+        activation_mix = tf.einsum("bjp,pa->bja", alpha, self.activations)
+        return tf.concat(
+            [
+                tf.reduce_mean(beta, axis=1, keepdims=True),
+                tf.reduce_sum(beta * width, axis=1, keepdims=True) / J,
+                tf.reduce_max(beta * width, axis=1, keepdims=True),
+                tf.reduce_sum(beta[:, :, None] * activation_mix, axis=1) / J,
+            ],
+            axis=1,
+        )
 
 
 def _fit_member(

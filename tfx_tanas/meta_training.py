@@ -27,6 +27,10 @@ from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task,
 log = logging.getLogger(__name__)
 
 
+REFERENCE_SEED = 20190130
+NUM_REFERENCES = 10
+
+
 def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_fraction: float = 0.0) -> list[Architecture]:
     """``count`` architectures, a ``continuous_fraction`` of them continuous mixtures; seeded."""
     rng = np.random.default_rng(seed)
@@ -34,6 +38,18 @@ def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_f
     archs = [space.sample(rng) for _ in range(count - num_continuous)]
     archs += [space.sample_continuous(rng) for _ in range(num_continuous)]
     return archs
+
+
+def reference_architectures(space: SearchSpace, count: int = NUM_REFERENCES) -> list[Architecture]:
+    """A fixed set of discrete architectures trained on every task, so tasks can be compared on
+    shared ground (the "best on average" baseline, nearest-task transfer)."""
+    return sample_architectures(space, count, REFERENCE_SEED)
+
+
+def task_architectures(space: SearchSpace, task: Task, count: int, seed: int, continuous_fraction: float) -> list[Architecture]:
+    """The references, then task-specific random architectures up to ``count``."""
+    references = reference_architectures(space, min(NUM_REFERENCES, count))
+    return references + sample_architectures(space, count - len(references), task_seed(task, seed), continuous_fraction)
 
 
 def task_seed(task: Task, seed: int) -> int:
@@ -89,7 +105,7 @@ def generate_records(
     summary = GenerationSummary()
     started = time.perf_counter()
     for index, task in enumerate(tasks, start=1):
-        archs = sample_architectures(space, archs_per_task, task_seed(task, seed), continuous_fraction)
+        archs = task_architectures(space, task, archs_per_task, seed, continuous_fraction)
         todo = [a for a in archs if (task.task_id, a.key) not in done]
         summary.records_already_present += len(archs) - len(todo)
         if todo:

@@ -92,18 +92,23 @@ def encode_features(encoder: TabularEncoder, frame: pd.DataFrame) -> dict[str, n
 def prepare_task(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> PreparedTask:
     """Clean, split (seeded, stratified) and encode a labelled frame."""
     frame = clean_frame(frame, label)
-    classes = class_names(frame[label])
-    labels = TabularSchema(label, classes, [], []).encode_labels(frame[label])
+    labels = TabularSchema(label, class_names(frame[label]), [], []).encode_labels(frame[label])
     split: Split = stratified_split(labels, protocol.validation_fraction, seed)
-    train_frame = frame.iloc[split.train].reset_index(drop=True)
+    return prepare_from_splits(frame.iloc[split.train], frame.iloc[split.validation], label)
+
+
+def prepare_from_splits(train_frame: pd.DataFrame, validation_frame: pd.DataFrame, label: str) -> PreparedTask:
+    """Encode given, cleaned splits: schema and encoder are fitted on the training rows only."""
+    train_frame = train_frame.reset_index(drop=True)
+    validation_frame = validation_frame.reset_index(drop=True)
+    classes = class_names(pd.concat([train_frame[label], validation_frame[label]]))
     schema = TabularSchema.fit(train_frame, label, classes)
     encoder = TabularEncoder(schema, ("standard", "quantile", "periodic"))
-    validation_frame = frame.iloc[split.validation].reset_index(drop=True)
     return PreparedTask(
         schema=schema,
         encoder=encoder,
-        train=EncodedSplit(encode_features(encoder, train_frame), labels[split.train]),
-        validation=EncodedSplit(encode_features(encoder, validation_frame), labels[split.validation]),
+        train=EncodedSplit(encode_features(encoder, train_frame), schema.encode_labels(train_frame[label])),
+        validation=EncodedSplit(encode_features(encoder, validation_frame), schema.encode_labels(validation_frame[label])),
         train_frame=train_frame,
     )
 
