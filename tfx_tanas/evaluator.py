@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.feature_generator import EMBEDDING_WIDTH, build_set_encoder
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION
 from tfx_tanas.search_space import SearchSpace
 
@@ -28,12 +30,14 @@ log = logging.getLogger(__name__)
 
 EVALUATOR_FORMAT_VERSION = 1
 LOSSES = ("squared_error", "pairwise")
+META_FEATURE_MODES = ("tfdv", "learned", "both")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluatorConfig:
     hidden_units: tuple[int, ...] = (50, 50, 50, 10)
     loss: str = "squared_error"
+    meta_features: str = "tfdv"  # "tfdv": TFDV meta-features, "learned": set encoder (claim 11), or "both"
     learning_rate: float = 0.01
     momentum: float = 0.9
     epochs: int = 150
@@ -45,8 +49,18 @@ class EvaluatorConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise InputError(f"evaluator loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.meta_features not in META_FEATURE_MODES:
+            raise InputError(f"evaluator meta_features must be one of {META_FEATURE_MODES}, got {self.meta_features!r}")
         if self.ensemble_size < 1 or not self.hidden_units:
             raise InputError("evaluator needs ensemble_size >= 1 and at least one hidden layer")
+
+    @property
+    def uses_statistics(self) -> bool:
+        return self.meta_features in ("tfdv", "both")
+
+    @property
+    def uses_learned(self) -> bool:
+        return self.meta_features in ("learned", "both")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluatorConfig:
@@ -59,6 +73,18 @@ class EvaluatorConfig:
 class Prediction:
     mean: np.ndarray
     std: np.ndarray  # spread across the ensemble members (0 for a single network)
+
+
+@dataclasses.dataclass
+class _Member:
+    """One ensemble member: the head network and, for learned meta-features, its set encoder."""
+
+    head: keras.Model
+    encoder: keras.Model | None
+
+    @property
+    def trainable_variables(self) -> list:
+        return self.head.trainable_variables + (self.encoder.trainable_variables if self.encoder else [])
 
 
 class Evaluator:
@@ -82,22 +108,36 @@ class Evaluator:
         self.members = [self._build_member(i) for i in range(config.ensemble_size)]
 
     @property
-    def input_size(self) -> int:
-        return len(self.meta_feature_names) + self.space.encoding_size
+    def context_size(self) -> int:
+        """Width of the task description the head reads: TFDV meta-features and/or the learned embedding."""
+        return len(self.meta_feature_names) * self.config.uses_statistics + EMBEDDING_WIDTH * self.config.uses_learned
 
-    def _build_member(self, index: int) -> keras.Model:
-        """[normalized z, u] -> hidden layers -> sigmoid score (an accuracy lies in [0, 1])."""
+    def _build_member(self, index: int) -> _Member:
+        """[task description, u] -> hidden layers -> sigmoid score (an accuracy lies in [0, 1])."""
         keras.utils.set_random_seed(self.config.seed + index)
-        inputs = keras.Input((self.input_size,))
-        encoding = inputs[:, len(self.meta_feature_names) :]
+        inputs = keras.Input((self.context_size + self.space.encoding_size,))
+        encoding = inputs[:, self.context_size :]
         h = keras.layers.Concatenate()([inputs, ArchitectureSummary(self.space)(encoding)])
         for units in self.config.hidden_units:
             h = keras.layers.Dense(units, activation="relu")(h)
-        return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(h)[:, 0], name=f"evaluator_{index}")
+        head = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(h)[:, 0], name=f"evaluator_{index}")
+        encoder = build_set_encoder(self.config.seed + index) if self.config.uses_learned else None
+        return _Member(head, encoder)
 
     # ---- fit / predict ----------------------------------------------------------------------
-    def fit(self, meta_features: np.ndarray, encodings: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> None:
-        """Fit every ensemble member (each on its own bootstrap of tasks when there are several)."""
+    def fit(
+        self,
+        meta_features: np.ndarray,
+        encodings: np.ndarray,
+        scores: np.ndarray,
+        groups: np.ndarray,
+        task_samples: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Fit every ensemble member (each on its own bootstrap of tasks when there are several).
+
+        ``task_samples`` (task name -> :func:`~tfx_tanas.feature_generator.task_sample`) are needed
+        when the evaluator learns its meta-features: the set encoder trains jointly with the head.
+        """
         meta_features = np.asarray(meta_features, np.float32)
         encodings = np.asarray(encodings, np.float32)
         if encodings.shape[1] != self.space.encoding_size:
@@ -109,36 +149,65 @@ class Evaluator:
         std = meta_features.std(axis=0)
         self.z_std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
         self.z_min, self.z_max = meta_features.min(axis=0), meta_features.max(axis=0)
-        x = np.concatenate([self._normalize(meta_features), encodings], axis=1)
+        task_names, group_ids = np.unique(groups, return_inverse=True)
+        group_ids = group_ids.astype(np.int32)
+        samples = None
+        if self.config.uses_learned:
+            missing = [t for t in task_names if task_samples is None or t not in task_samples]
+            if missing:
+                raise InputError(f"learned meta-features need a data sample of every task; missing {missing[:3]}")
+            samples = np.stack([task_samples[t] for t in task_names])
+        statistics = self._normalize(meta_features)
         y = np.asarray(scores, np.float32)
-        group_ids = np.unique(groups, return_inverse=True)[1].astype(np.int32)
         rng = np.random.default_rng(self.config.seed)
-        tasks = np.unique(group_ids)
+        tasks = np.arange(len(task_names))
         for index, member in enumerate(self.members):
             if len(self.members) > 1:
                 chosen = rng.choice(tasks, size=len(tasks), replace=True)
                 rows = np.concatenate([np.flatnonzero(group_ids == t) for t in chosen])
             else:
                 rows = np.arange(len(y))
-            _fit_member(member, x[rows], y[rows], group_ids[rows], self.config, seed=self.config.seed + index)
-        self.training_summary = {"num_records": int(len(y)), "num_tasks": int(len(tasks))}
+            _fit_member(self, member, statistics[rows], encodings[rows], y[rows], group_ids[rows], samples, seed=self.config.seed + index)
+        self.training_summary = {"num_records": int(len(y)), "num_tasks": int(len(task_names))}
 
-    def predict(self, meta_features: np.ndarray, encodings: np.ndarray) -> Prediction:
+    def predict(self, meta_features: np.ndarray, encodings: np.ndarray, task_sample: np.ndarray | None = None) -> Prediction:
         """Scores for rows of (meta-features, encoding); one meta-feature vector broadcasts."""
         encodings = np.atleast_2d(np.asarray(encodings, np.float32))
         meta_features = np.atleast_2d(np.asarray(meta_features, np.float32))
         if meta_features.shape[0] == 1:
             meta_features = np.repeat(meta_features, len(encodings), axis=0)
-        x = np.concatenate([self._normalize(meta_features), encodings], axis=1)
-        outputs = np.stack([m(x, training=False).numpy() for m in self.members])
+        statistics = tf.constant(self._normalize(meta_features))
+        sample = self._checked_sample(task_sample)
+        outputs = np.stack(
+            [m.head(self._inputs(m, statistics, encodings, sample, None), training=False).numpy() for m in self.members]
+        )
         return Prediction(outputs.mean(axis=0), outputs.std(axis=0))
 
-    def score_tensor(self, normalized_meta_features: tf.Tensor, encodings: tf.Tensor) -> tf.Tensor:
+    def score_tensor(self, normalized_meta_features: tf.Tensor, encodings: tf.Tensor, task_sample: np.ndarray | None = None) -> tf.Tensor:
         """Differentiable ensemble mean for gradient ascent; the weights stay fixed (not trained)."""
-        batch = tf.shape(encodings)[0]
-        z = tf.repeat(normalized_meta_features[None, :], batch, axis=0)
-        x = tf.concat([z, encodings], axis=1)
-        return tf.add_n([m(x, training=False) for m in self.members]) / len(self.members)
+        statistics = tf.repeat(normalized_meta_features[None, :], tf.shape(encodings)[0], axis=0)
+        sample = self._checked_sample(task_sample)
+        outputs = [m.head(self._inputs(m, statistics, encodings, sample, None), training=False) for m in self.members]
+        return tf.add_n(outputs) / len(self.members)
+
+    def _checked_sample(self, task_sample: np.ndarray | None) -> tf.Tensor | None:
+        if not self.config.uses_learned:
+            return None
+        if task_sample is None:
+            raise InputError("this evaluator learns its meta-features: it needs a data sample of the task")
+        return tf.constant(np.asarray(task_sample, np.float32)[None])
+
+    def _inputs(self, member: _Member, statistics, encodings, samples, sample_index) -> tf.Tensor:
+        """Head input rows: [normalized statistics?, learned embedding?, u]."""
+        parts = [statistics] if self.config.uses_statistics else []
+        if member.encoder is not None:
+            embeddings = member.encoder(samples, training=False)
+            if sample_index is None:
+                embeddings = tf.repeat(embeddings, tf.shape(encodings)[0], axis=0)
+            else:
+                embeddings = tf.gather(embeddings, sample_index)
+            parts.append(embeddings)
+        return tf.concat([*parts, tf.cast(encodings, tf.float32)], axis=1)
 
     def _normalize(self, meta_features: np.ndarray) -> np.ndarray:
         return ((meta_features - self.z_mean) / self.z_std).astype(np.float32)
@@ -158,7 +227,9 @@ class Evaluator:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for index, member in enumerate(self.members):
-            member.save_weights(directory / f"member_{index}.weights.h5")
+            member.head.save_weights(directory / f"member_{index}.weights.h5")
+            if member.encoder is not None:
+                member.encoder.save_weights(directory / f"member_{index}.encoder.weights.h5")
         manifest = {
             "format_version": EVALUATOR_FORMAT_VERSION,
             "search_space": self.space.to_dict(),
@@ -208,7 +279,9 @@ class Evaluator:
         evaluator.z_min, evaluator.z_max = np.float32(norm["min"]), np.float32(norm["max"])
         evaluator.training_summary = manifest.get("training_summary", {})
         for index, member in enumerate(evaluator.members):
-            member.load_weights(directory / f"member_{index}.weights.h5")
+            member.head.load_weights(directory / f"member_{index}.weights.h5")
+            if member.encoder is not None:
+                member.encoder.load_weights(directory / f"member_{index}.encoder.weights.h5")
         return evaluator
 
 
@@ -247,17 +320,28 @@ class ArchitectureSummary(keras.layers.Layer):
 
 
 def _fit_member(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, groups: np.ndarray, config: EvaluatorConfig, seed: int
+    evaluator: Evaluator,
+    member: _Member,
+    statistics: np.ndarray,
+    encodings: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    samples: np.ndarray | None,
+    seed: int,
 ) -> None:
+    """SGD + momentum on squared error (+ the within-task ranking term for ``loss="pairwise"``)."""
+    config = evaluator.config
     optimizer = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
-    variables = model.trainable_variables
+    variables = member.trainable_variables
     optimizer.build(variables)
     pairwise = config.loss == "pairwise"
+    all_samples = tf.constant(samples) if samples is not None else None
 
     @tf.function(reduce_retracing=True)
-    def step(xb, yb, gb):
+    def step(zb, ub, yb, gb):
         with tf.GradientTape() as tape:
-            pred = model(xb, training=True)
+            # the set encoder runs on every task's sample once per step, then rows pick theirs
+            pred = member.head(evaluator._inputs(member, zb, ub, all_samples, gb), training=True)
             loss = tf.reduce_mean(tf.square(pred - yb))
             if pairwise:
                 same_task = tf.equal(gb[:, None], gb[None, :])
@@ -275,7 +359,7 @@ def _fit_member(
         order = _task_clustered_order(groups, rng) if pairwise else rng.permutation(len(y))
         for start in range(0, len(y) - batch + 1, batch):
             rows = order[start : start + batch]
-            step(x[rows], y[rows], groups[rows])
+            step(statistics[rows], encodings[rows], y[rows], groups[rows])
 
 
 def _task_clustered_order(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:

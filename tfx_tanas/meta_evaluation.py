@@ -15,6 +15,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.meta_training import task_samples
 from tfx_tanas.records import Record, to_arrays
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class CrossValidationReport:
 
     def summary(self) -> str:
         return (
-            f"loss={self.config.loss} ensemble={self.config.ensemble_size}: mean within-task Spearman "
+            f"loss={self.config.loss} meta-features={self.config.meta_features} ensemble={self.config.ensemble_size}: mean within-task Spearman "
             f"{self.mean_spearman:.3f}, top-1 regret median {self.median_regret:.2f} / mean {self.mean_regret:.2f} points "
             f"over {len(self.tasks)} tasks"
         )
@@ -71,11 +72,14 @@ def leave_task_out(records: list[Record], config: EvaluatorConfig, folds: int = 
     tasks = np.unique(arrays.groups)
     fold_of = dict(zip(np.random.default_rng(seed).permutation(tasks), np.arange(len(tasks)) % folds))
     fold = np.array([fold_of[t] for t in arrays.groups])
+    samples = task_samples(list(tasks), seed) if config.uses_learned else {}
     predicted = np.zeros(len(arrays.scores))
     for k in range(folds):
-        train, test = fold != k, fold == k
+        train = fold != k
         evaluator = Evaluator(space, config)
-        evaluator.fit(arrays.meta_features[train], arrays.encodings[train], arrays.scores[train], arrays.groups[train])
-        predicted[test] = evaluator.predict(arrays.meta_features[test], arrays.encodings[test]).mean
-        log.info("fold %d/%d done (%d held-out tasks)", k + 1, folds, len(np.unique(arrays.groups[test])))
+        evaluator.fit(arrays.meta_features[train], arrays.encodings[train], arrays.scores[train], arrays.groups[train], samples)
+        for task in np.unique(arrays.groups[fold == k]):
+            rows = arrays.groups == task
+            predicted[rows] = evaluator.predict(arrays.meta_features[rows], arrays.encodings[rows], samples.get(task)).mean
+        log.info("fold %d/%d done (%d held-out tasks)", k + 1, folds, len(np.unique(arrays.groups[fold == k])))
     return CrossValidationReport(config, within_task_figures(arrays.groups, predicted, arrays.scores))

@@ -23,6 +23,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from tfx_tanas.data import class_names, clean_frame, label_to_class
 from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.feature_generator import task_sample
 
 META_FEATURE_VERSION = 1
 MI_SAMPLE_ROWS = 20000
@@ -91,10 +92,16 @@ META_FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in META_FEATURES)
 
 @dataclasses.dataclass(frozen=True)
 class MetaFeatures:
-    """A named meta-feature vector with the version it was computed under."""
+    """A named meta-feature vector with the version it was computed under.
+
+    ``sample`` is the data sample a learned feature generator reads
+    (:func:`tfx_tanas.feature_generator.task_sample`); it travels with the statistics so an
+    evaluator that learns its meta-features can be used wherever meta-features are.
+    """
 
     values: dict[str, float]
     version: int = META_FEATURE_VERSION
+    sample: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def vector(self, names: tuple[str, ...] = META_FEATURE_NAMES) -> np.ndarray:
         if self.version != META_FEATURE_VERSION or tuple(self.values) != names:
@@ -104,13 +111,17 @@ class MetaFeatures:
             )
         return np.array([self.values[n] for n in names], dtype=np.float32)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "features": self.values}
+    def to_json(self, include_sample: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {"version": self.version, "features": self.values}
+        if include_sample and self.sample is not None:
+            data["sample"] = np.round(self.sample, 4).tolist()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MetaFeatures:
         try:
-            return cls({str(k): float(v) for k, v in data["features"].items()}, int(data["version"]))
+            sample = np.asarray(data["sample"], np.float32) if "sample" in data else None
+            return cls({str(k): float(v) for k, v in data["features"].items()}, int(data["version"]), sample)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise InputError(f"malformed meta-features JSON ({err})") from None
 
@@ -139,7 +150,7 @@ def compute_meta_features(
     for name, function in META_FEATURES:
         value = function(summary)
         values[name] = float(value) if math.isfinite(value) else 0.0
-    return MetaFeatures(values)
+    return MetaFeatures(values, sample=task_sample(frame, label))
 
 
 def summarize(statistics: Any, label: str, frame: pd.DataFrame) -> TaskSummary:

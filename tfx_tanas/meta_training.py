@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError, TanasError
+from tfx_tanas.feature_generator import task_sample
 from tfx_tanas.meta_features import meta_features_for_frame
 from tfx_tanas.records import Record, append_records
 from tfx_tanas.search_space import Architecture, SearchSpace
-from tfx_tanas.tasks import Task
+from tfx_tanas.tasks import Task, task_from_id
 from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task, train_architectures
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,16 @@ def generate_records(
         )
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def task_samples(task_ids: Sequence[str], seed: int = 0) -> dict[str, np.ndarray]:
+    """Data samples of the named tasks, for training an evaluator that learns its meta-features."""
+    samples = {}
+    for task_id in task_ids:
+        task = task_from_id(task_id)
+        frame = clean_frame(task.load(seed=seed), task.label)
+        samples[task_id] = task_sample(frame, task.label)
+    return samples
 
 
 def _done_pairs(path: Path) -> set[tuple[str, str]]:

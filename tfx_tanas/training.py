@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfx_tanas.data import Split, TabularSchema, class_names, clean_frame, stratified_split
 from tfx_tanas.errors import InputError, TrainingError
-from tfx_tanas.model_builder import ServingModule, TabularEncoder, num_parameters, used_embeddings
+from tfx_tanas.model_builder import ServingModule, TabularEncoder, build_network, num_parameters, used_embeddings
 from tfx_tanas.search_space import Architecture
 from tfx_tanas.stacked import StackedNetworks
 
@@ -217,6 +217,40 @@ def _train_stack(
             )
         )
     return results
+
+
+def train_with_keras_fit(task: PreparedTask, arch: Architecture, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> TrainResult:
+    """The plain way: one Keras model, ``compile`` + ``fit`` under the same protocol.
+
+    The reference the stacked trainer is measured against (speed and accuracy); slower, same result
+    up to initialization and shuffling noise.
+    """
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    network = build_network(arch, task.encoder.widths, task.num_classes)
+    network.compile(
+        optimizer=keras.optimizers.Adam(protocol.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    kinds = used_embeddings(arch)
+    history = network.fit(
+        {k: task.train.embeddings[k] for k in kinds},
+        task.train.labels,
+        batch_size=protocol.batch_size(len(task.train.labels)),
+        epochs=protocol.epochs,
+        validation_data=({k: task.validation.embeddings[k] for k in kinds}, task.validation.labels),
+        verbose=0,
+    )
+    validation = [float(v) for v in history.history["val_accuracy"]]
+    return TrainResult(
+        architecture=arch,
+        score=float(np.mean(validation[-protocol.score_epochs :])),
+        validation_history=validation,
+        train_seconds=time.perf_counter() - started,
+        num_params=network.count_params(),
+        network=network,
+    )
 
 
 class _Adam:
