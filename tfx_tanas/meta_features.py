@@ -112,7 +112,7 @@ class MetaFeatures:
         return np.array([self.values[n] for n in names], dtype=np.float32)
 
     def to_json(self, include_sample: bool = True) -> dict[str, Any]:
-        data: dict[str, Any] = {"version": self.version, "features": self.values}
+        data: dict[str, Any] = {"version": self.version, "features": {k: float(f"{v:.7g}") for k, v in self.values.items()}}
         if include_sample and self.sample is not None:
             data["sample"] = np.round(self.sample, 4).tolist()
         return data

@@ -7,6 +7,7 @@ a file mixing versions, or a truncated or corrupt line, is refused on load with 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 from collections.abc import Iterable
@@ -92,18 +93,20 @@ def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
 
 
 def read_records(path: str | os.PathLike) -> list[Record]:
-    """Load and validate every line; a bad line is an :class:`InputError` naming its number."""
+    """Load and validate every line (plain or gzipped JSON lines); a bad line is an
+    :class:`InputError` naming its number."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"records file not found: {path}")
     records = []
-    with path.open() as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 records.append(Record.from_json(json.loads(line)))
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, EOFError):
                 raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
             except InputError as err:
                 raise type(err)(f"{path}:{number}: {err}") from None
