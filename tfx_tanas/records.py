@@ -100,16 +100,16 @@ def read_records(path: str | os.PathLike) -> list[Record]:
         raise InputError(f"records file not found: {path}")
     records = []
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(Record.from_json(json.loads(line)))
-            except (json.JSONDecodeError, EOFError):
-                raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
-            except InputError as err:
-                raise type(err)(f"{path}:{number}: {err}") from None
+    number = 0
+    try:
+        with opener(path, "rt") as handle:
+            for number, line in enumerate(handle, start=1):  # noqa: B007 (number names the bad line below)
+                if line.strip():
+                    records.append(Record.from_json(json.loads(line)))
+    except (json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError):
+        raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
+    except InputError as err:
+        raise type(err)(f"{path}:{number}: {err}") from None
     if not records:
         raise InputError(f"records file holds no records: {path}")
     spaces = {r.architecture.space for r in records}
