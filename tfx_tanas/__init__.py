@@ -11,6 +11,12 @@ Where each part of the method lives (claims of US20220121906A1):
 * offline meta-training: tasks -> architectures -> records          -> :mod:`tfx_tanas.meta_training`, :mod:`tfx_tanas.records` (claim 10)
 """
 
+import os
+
+# Silence TensorFlow's C++ start-up chatter (CUDA plugin registration, CPU feature notes) before the
+# first TensorFlow import, or it buries the CLI's one-line errors on stderr. An explicit setting wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 from tfx_tanas.errors import InputError, TanasError, TrainingError, VersionMismatchError
 from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
 from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tfx_tanas.errors import InputError, TanasError  # noqa: E402
 
@@ -122,10 +122,12 @@ def _search(args: argparse.Namespace) -> None:
     from tfx_tanas.evaluator import Evaluator
     from tfx_tanas.meta_features import meta_features_for_frame
     from tfx_tanas.search import search
+    from tfx_tanas.search_space import SearchSpace
 
     out = _output_dir(args.out, [args.data])
     frame = read_csv(args.data)
-    evaluator = Evaluator.load(args.evaluator or bundled_evaluator_path())
+    # the default space is the one `tanas train` and `sample-architectures` work in
+    evaluator = Evaluator.load(args.evaluator or bundled_evaluator_path(), SearchSpace())
     started = time.perf_counter()
     meta = meta_features_for_frame(frame, args.label)
     log.info("meta-features computed in %.1fs", time.perf_counter() - started)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tfx_tanas.errors import InputError
+from tfx_tanas.errors import InputError, VersionMismatchError
 
 SEARCH_SPACE_VERSION = 1
 ARCHITECTURE_SCHEMA_VERSION = 1
@@ -107,7 +107,7 @@ class SearchSpace:
         _reject_unknown(data, known, "search_space")
         version = int(data.get("version", SEARCH_SPACE_VERSION))
         if version != SEARCH_SPACE_VERSION:
-            raise InputError(
+            raise VersionMismatchError(
                 f"search_space version {version} is not supported (this is version {SEARCH_SPACE_VERSION})"
             )
         try:

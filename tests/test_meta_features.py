@@ -1,0 +1,148 @@
+"""Meta-features equal values computed by hand on a ten-row table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.meta_features import (
+    META_FEATURE_NAMES,
+    META_FEATURE_VERSION,
+    MetaFeatures,
+    compute_meta_features,
+    meta_features_for_frame,
+    mutual_information,
+    statistics_from_frame,
+)
+
+# label counts a:5, b:3, c:2
+LABELS = ["a"] * 5 + ["b"] * 3 + ["c"] * 2
+
+
+def entropy(*probabilities: float) -> float:
+    return -sum(p * math.log(p) for p in probabilities if p > 0)
+
+
+LABEL_ENTROPY = entropy(0.5, 0.3, 0.2)
+
+
+@pytest.fixture(scope="module")
+def hand_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "same": [0, 0, 0, 0, 0, 1, 1, 1, 2, 2],  # the label as numbers: all of its information
+            "merged": ["p"] * 5 + ["q"] * 5,  # tells a from {b, c}
+            "constant": ["k"] * 10,  # no information
+            "gappy": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, np.nan, 8.0, 9.0, 10.0],  # rows 3 (a) and 7 (b) missing
+            "label": LABELS,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def hand_features(hand_table) -> dict[str, float]:
+    return meta_features_for_frame(hand_table, "label").values
+
+
+def test_counts_and_fractions(hand_features):
+    assert hand_features["log_num_examples"] == pytest.approx(math.log(10))
+    assert hand_features["log_num_features"] == pytest.approx(math.log(4))
+    assert hand_features["log_features_per_example"] == pytest.approx(math.log(4 / 10))
+    assert hand_features["categorical_fraction"] == pytest.approx(2 / 4)
+
+
+def test_class_distribution_and_label_entropy(hand_features):
+    assert hand_features["num_classes"] == 3
+    assert hand_features["log_num_classes"] == pytest.approx(math.log(3))
+    assert hand_features["is_binary"] == 0.0
+    assert hand_features["label_entropy"] == pytest.approx(LABEL_ENTROPY)
+    assert hand_features["normalized_label_entropy"] == pytest.approx(LABEL_ENTROPY / math.log(3))
+    assert hand_features["majority_class_fraction"] == pytest.approx(0.5)
+    assert hand_features["minority_class_fraction"] == pytest.approx(0.2)
+    assert hand_features["log_imbalance_ratio"] == pytest.approx(math.log(5 / 2))
+
+
+def test_missing_zeros_cardinality_and_range(hand_features, hand_table):
+    assert hand_features["missing_ratio_max"] == pytest.approx(0.2)
+    assert hand_features["missing_ratio_min"] == 0.0
+    assert hand_features["missing_ratio_mean"] == pytest.approx(0.2 / 4)
+    assert hand_features["numeric_zeros_max"] == pytest.approx(5 / 10)  # 'same' is zero in five rows
+    assert hand_features["numeric_zeros_min"] == 0.0
+    assert hand_features["categorical_log_cardinality_min"] == pytest.approx(math.log1p(1))
+    assert hand_features["categorical_log_cardinality_max"] == pytest.approx(math.log1p(2))
+    # log(1 + range / population std), over the present values
+    same, gappy = hand_table["same"].to_numpy(float), hand_table["gappy"].to_numpy(float)
+    assert hand_features["numeric_log_range_min"] == pytest.approx(math.log1p(2 / same.std()), rel=1e-4)
+    assert hand_features["numeric_log_range_max"] == pytest.approx(math.log1p(9 / np.nanstd(gappy)), rel=1e-4)
+
+
+def test_mutual_information_equals_hand_values(hand_table):
+    informations = mutual_information(hand_table, "label", ["same", "merged", "constant", "gappy"])
+    # merged: H(Y | X) = 0 for p (all a), H(0.6, 0.4) for q (three b, two c), each half the rows
+    merged = (LABEL_ENTROPY - 0.5 * entropy(0.6, 0.4)) / LABEL_ENTROPY
+    # gappy: each present value is its own bin; the missing bin holds one a and one b
+    gappy = (LABEL_ENTROPY - 0.2 * entropy(0.5, 0.5)) / LABEL_ENTROPY
+    np.testing.assert_allclose(informations, [1.0, merged, 0.0, gappy], atol=1e-9)
+
+
+def test_mutual_information_of_an_independent_feature_is_zero():
+    frame = pd.DataFrame({"x": ["u", "v"] * 4, "y": ["a"] * 4 + ["b"] * 4})
+    np.testing.assert_allclose(mutual_information(frame, "y", ["x"]), [0.0], atol=1e-12)
+
+
+def test_mutual_information_of_a_partly_informative_feature():
+    frame = pd.DataFrame({"x": list("uuuvuvvv"), "y": ["a"] * 4 + ["b"] * 4})
+    # joint (u,a)=(v,b)=3/8, (v,a)=(u,b)=1/8, marginals 1/2
+    expected = (2 * 3 / 8 * math.log(1.5) + 2 * 1 / 8 * math.log(0.5)) / math.log(2)
+    np.testing.assert_allclose(mutual_information(frame, "y", ["x"]), [expected], atol=1e-12)
+
+
+def test_mutual_information_aggregates(hand_features, hand_table):
+    informations = mutual_information(hand_table, "label", ["same", "merged", "constant", "gappy"])
+    assert hand_features["mutual_information_max"] == pytest.approx(1.0)
+    assert hand_features["mutual_information_min"] == pytest.approx(0.0, abs=1e-9)
+    assert hand_features["mutual_information_sum"] == pytest.approx(informations.sum())
+    assert hand_features["mutual_information_mean"] == pytest.approx(informations.mean())
+
+
+def test_names_order_and_version_are_stable(hand_features, hand_table):
+    assert tuple(hand_features) == META_FEATURE_NAMES
+    assert len(set(META_FEATURE_NAMES)) == len(META_FEATURE_NAMES)
+    assert all(math.isfinite(v) for v in hand_features.values())
+    meta = MetaFeatures(hand_features)
+    assert meta.version == META_FEATURE_VERSION
+    np.testing.assert_array_equal(meta.vector(), np.array([hand_features[n] for n in META_FEATURE_NAMES], np.float32))
+    assert MetaFeatures.from_json(meta.to_json()) == meta
+
+
+def test_statistics_path_equals_the_frame_path(hand_table, hand_features):
+    """What a pipeline computes from StatisticsGen's output is what `tanas search` computes."""
+    statistics = statistics_from_frame(hand_table)
+    assert compute_meta_features(statistics, "label", hand_table).values == pytest.approx(hand_features)
+
+
+def test_meta_features_of_another_version_are_refused(hand_features):
+    with pytest.raises(VersionMismatchError):
+        MetaFeatures(hand_features, version=META_FEATURE_VERSION + 1).vector()
+    reordered = dict(reversed(list(hand_features.items())))
+    with pytest.raises(VersionMismatchError):
+        MetaFeatures(reordered).vector()
+
+
+def test_all_numeric_table_gives_finite_meta_features():
+    frame = pd.DataFrame({"x": np.arange(20.0), "y": [0, 1] * 10})
+    values = meta_features_for_frame(frame, "y").values
+    assert all(math.isfinite(v) for v in values.values())
+    assert values["categorical_fraction"] == 0.0
+    assert values["categorical_log_cardinality_max"] == 0.0
+    assert values["is_binary"] == 1.0
+
+
+def test_single_class_label_is_refused():
+    frame = pd.DataFrame({"x": np.arange(6.0), "y": ["a"] * 6})
+    with pytest.raises(InputError, match="single class"):
+        meta_features_for_frame(frame, "y")

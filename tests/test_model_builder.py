@@ -1,0 +1,147 @@
+"""Keras networks of architectures: the mixture network reduces to the plain Dense stack, zero
+padding and gates behave, parameter counts are right, stacked networks export faithfully."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from tfx_tanas.model_builder import (
+    GatedSkip,
+    PadTo,
+    WeightedSum,
+    build_discrete_network,
+    build_mixture_network,
+    build_network,
+    num_parameters,
+    used_embeddings,
+)
+from tfx_tanas.search_space import Architecture, SearchSpace
+from tfx_tanas.stacked import StackedNetworks
+
+WIDTHS = {"standard": 7, "quantile": 20, "periodic": 150}  # periodic wider than the widest layer (128)
+NUM_CLASSES = 3
+
+
+def discrete_architecture(space: SearchSpace, layers: list[str], embedding: str) -> Architecture:
+    names = [b.name for b in space.baseline_layers]
+    alpha = np.zeros((space.num_layers, space.num_baselines))
+    alpha[:, 0] = 1.0
+    beta = np.zeros(space.num_layers)
+    for row, name in enumerate(layers):
+        alpha[row] = np.eye(space.num_baselines)[names.index(name)]
+        beta[row] = 1.0
+    gamma = np.eye(len(space.embeddings))[space.embeddings.index(embedding)]
+    return Architecture(space, alpha, beta, gamma)
+
+
+DISCRETE_CASES = [
+    ([], "standard"),
+    (["dense16_relu"], "quantile"),
+    (["dense128_tanh", "dense8_gelu", "dense64_relu"], "standard"),
+    (["dense32_gelu", "dense128_relu", "dense8_tanh", "dense16_relu"], "periodic"),
+]
+
+
+def random_inputs(kinds, rows: int = 11, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {kind: rng.normal(size=(rows, WIDTHS[kind])).astype(np.float32) for kind in kinds}
+
+
+def dense_layers(network: keras.Model) -> list[keras.layers.Dense]:
+    return [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)]
+
+
+@pytest.mark.parametrize(("layers", "embedding"), DISCRETE_CASES)
+def test_mixture_network_equals_discrete_network_for_one_hot_alpha_gamma_and_beta_one(space, layers, embedding):
+    arch = discrete_architecture(space, layers, embedding)
+    assert arch.is_discrete
+    discrete = build_discrete_network(arch, WIDTHS, NUM_CLASSES)
+    mixture = build_mixture_network(arch, WIDTHS, NUM_CLASSES)
+    discrete_dense, mixture_dense = dense_layers(discrete), dense_layers(mixture)
+    assert len(discrete_dense) == len(mixture_dense) == len(layers) + 1
+    for source, target in zip(discrete_dense, mixture_dense):
+        kernel, bias = source.get_weights()
+        padded = np.zeros(target.kernel.shape, np.float32)  # the mixture reads zero-padded inputs
+        padded[: kernel.shape[0]] = kernel
+        target.set_weights([padded, bias])
+    inputs = random_inputs([embedding])
+    expected = discrete.predict(inputs, verbose=0)
+    np.testing.assert_allclose(mixture.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    assert expected.shape == (11, NUM_CLASSES)
+
+
+def test_mixture_network_uses_every_embedding_with_positive_gamma(space):
+    arch = Architecture(space, discrete_architecture(space, ["dense8_relu"], "standard").alpha, [1, 0, 0, 0], [0.5, 0.0, 0.5])
+    assert used_embeddings(arch) == ["standard", "periodic"]
+    assert set(build_mixture_network(arch, WIDTHS, NUM_CLASSES).input) == {"standard", "periodic"}
+
+
+def test_pad_to_appends_zeros_and_keeps_values():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    padded = PadTo(5)(x).numpy()
+    np.testing.assert_array_equal(padded, [[0, 1, 2, 0, 0], [3, 4, 5, 0, 0]])
+
+
+def test_weighted_sum_pads_each_input_then_mixes():
+    narrow = np.array([[1.0, 2.0]], np.float32)
+    wide = np.array([[10.0, 20.0, 30.0, 40.0]], np.float32)
+    mixed = WeightedSum([0.25, 0.75], width=4)([narrow, wide]).numpy()
+    np.testing.assert_allclose(mixed, [[0.25 * 1 + 0.75 * 10, 0.25 * 2 + 0.75 * 20, 0.75 * 30, 0.75 * 40]])
+
+
+def test_gated_skip_with_beta_zero_is_the_identity_on_the_padded_input():
+    output = np.full((2, 4), 9.0, np.float32)
+    skip = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    np.testing.assert_array_equal(GatedSkip(0.0, 4)([output, skip]).numpy(), [[1, 2, 0, 0], [3, 4, 0, 0]])
+    np.testing.assert_array_equal(GatedSkip(1.0, 4)([output, skip]).numpy(), output)
+    np.testing.assert_allclose(GatedSkip(0.25, 4)([output, skip]).numpy(), 0.25 * 9 + 0.75 * np.array([[1, 2, 0, 0], [3, 4, 0, 0]]))
+
+
+def continuous_architecture(space: SearchSpace, beta, seed: int = 0) -> Architecture:
+    rng = np.random.default_rng(seed)
+    base = space.sample_continuous(rng, components=3)
+    return Architecture(space, base.alpha, np.asarray(beta, float), base.gamma)
+
+
+def test_beta_zero_layer_is_absent_from_the_mixture_network(space):
+    """A layer with beta = 0 contributes no parameters and no computation: removing it changes nothing."""
+    arch = continuous_architecture(space, [0.7, 0.0, 0.4, 0.0])
+    with_gaps = build_mixture_network(arch, WIDTHS, NUM_CLASSES)
+    names = {layer.name.split("_")[0] for layer in dense_layers(with_gaps)}
+    assert names == {"layer1", "layer3", "output"}
+    # moving the absent layers' alpha elsewhere must not matter: the network is the same
+    other_alpha = arch.alpha.copy()
+    other_alpha[[1, 3]] = np.eye(space.num_baselines)[[5, 9]]
+    same = build_mixture_network(Architecture(space, other_alpha, arch.beta, arch.gamma), WIDTHS, NUM_CLASSES)
+    same.set_weights(with_gaps.get_weights())
+    inputs = random_inputs(used_embeddings(arch))
+    np.testing.assert_allclose(same.predict(inputs, verbose=0), with_gaps.predict(inputs, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("layers", "embedding"), DISCRETE_CASES)
+def test_num_parameters_equals_the_keras_count_for_discrete_networks(space, layers, embedding):
+    arch = discrete_architecture(space, layers, embedding)
+    assert num_parameters(arch, WIDTHS, NUM_CLASSES) == build_network(arch, WIDTHS, NUM_CLASSES).count_params()
+
+
+@pytest.mark.parametrize("beta", [[1, 1, 1, 1], [0.3, 0.0, 0.8, 0.0], [0, 0, 0, 0]])
+def test_num_parameters_equals_the_keras_count_for_mixture_networks(space, beta):
+    arch = continuous_architecture(space, beta)
+    assert num_parameters(arch, WIDTHS, NUM_CLASSES) == build_network(arch, WIDTHS, NUM_CLASSES).count_params()
+
+
+def test_stacked_networks_export_keras_networks_with_identical_logits(space):
+    """The stacked trainer's networks, copied into plain Keras models, compute the same logits."""
+    rng = np.random.default_rng(4)
+    discrete = [discrete_architecture(space, layers, embedding) for layers, embedding in DISCRETE_CASES]
+    continuous = [continuous_architecture(space, beta, seed) for seed, beta in enumerate([[1, 0.5, 0, 0.2], [0.0, 0.0, 0.0, 0.0]])]
+    inputs = random_inputs(space.embeddings, rows=9, seed=5)
+    for group in (discrete, continuous, [space.sample(rng) for _ in range(3)]):
+        stack = StackedNetworks(group, WIDTHS, NUM_CLASSES, seed=0)
+        stacked_logits = stack(stack.stack_inputs(inputs)).numpy()
+        for index, arch in enumerate(group):
+            network = stack.to_keras(index)
+            keras_logits = network.predict({k: inputs[k] for k in used_embeddings(arch)}, verbose=0)
+            np.testing.assert_allclose(keras_logits, stacked_logits[index], rtol=1e-4, atol=1e-4)

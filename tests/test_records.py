@@ -1,0 +1,96 @@
+"""Meta-training records: JSON-lines round trip, and a damaged file reported with its line number."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
+from tfx_tanas.records import Record, append_records, read_records, to_arrays
+
+
+@pytest.fixture
+def records(space) -> list[Record]:
+    rng = np.random.default_rng(0)
+    meta = MetaFeatures({name: float(i) / 7 for i, name in enumerate(META_FEATURE_NAMES)})
+    archs = [space.sample(rng), space.sample_continuous(rng), space.sample(rng)]
+    return [Record(f"task/{i % 2}", meta, arch, 0.5 + 0.1 * i, 1.25, 1000 + i, 1) for i, arch in enumerate(archs)]
+
+
+def test_write_read_round_trip(tmp_path, records):
+    path = tmp_path / "records.jsonl"
+    append_records(path, records[:2])
+    append_records(path, records[2:])  # appending keeps earlier lines
+    loaded = read_records(path)
+    assert len(loaded) == len(records)
+    for original, back in zip(records, loaded):
+        assert back.task == original.task
+        assert back.meta_features == original.meta_features
+        assert back.architecture.key == original.architecture.key
+        assert back.score == pytest.approx(original.score)
+        assert (back.num_params, back.protocol_version) == (original.num_params, original.protocol_version)
+    arrays = to_arrays(loaded)
+    assert arrays.encodings.shape == (3, records[0].architecture.space.encoding_size)
+    assert arrays.meta_features.shape == (3, len(META_FEATURE_NAMES))
+    assert list(arrays.groups) == ["task/0", "task/1", "task/0"]
+
+
+def write_lines(path, lines) -> None:
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def test_truncated_last_line_is_reported_with_its_number(tmp_path, records):
+    path = tmp_path / "records.jsonl"
+    append_records(path, records)
+    lines = path.read_text().splitlines()
+    write_lines(path, lines[:2] + [lines[2][: len(lines[2]) // 2]])
+    with pytest.raises(InputError, match=r"records\.jsonl:3: .*truncated or corrupt"):
+        read_records(path)
+
+
+def test_corrupt_middle_line_is_reported_with_its_number(tmp_path, records):
+    path = tmp_path / "records.jsonl"
+    append_records(path, records)
+    lines = path.read_text().splitlines()
+    write_lines(path, [lines[0], "}{ garbage", lines[2]])
+    with pytest.raises(InputError, match=r"records\.jsonl:2:"):
+        read_records(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        pytest.param(lambda d: d.pop("score"), InputError, id="missing field"),
+        pytest.param(lambda d: d.update(score=1.7), InputError, id="score outside [0, 1]"),
+        pytest.param(lambda d: d.update(records_version=2), VersionMismatchError, id="records version"),
+        pytest.param(lambda d: d["architecture"]["beta"].append(0.0), InputError, id="wrong shape"),
+    ],
+)
+def test_invalid_record_is_reported_with_its_line_number(tmp_path, records, change, error):
+    path = tmp_path / "records.jsonl"
+    append_records(path, records)
+    lines = path.read_text().splitlines()
+    damaged = json.loads(lines[1])
+    change(damaged)
+    write_lines(path, [lines[0], json.dumps(damaged), lines[2]])
+    with pytest.raises(error, match=r"records\.jsonl:2:"):
+        read_records(path)
+
+
+def test_records_of_another_meta_feature_version_are_refused(tmp_path, records):
+    records[1].meta_features = MetaFeatures(records[1].meta_features.values, version=records[1].meta_features.version + 1)
+    path = tmp_path / "records.jsonl"
+    append_records(path, records)
+    with pytest.raises(VersionMismatchError, match="task/1"):
+        read_records(path)
+
+
+def test_missing_and_empty_records_files_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_records(tmp_path / "absent.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(InputError, match="no records"):
+        read_records(tmp_path / "empty.jsonl")

@@ -1,0 +1,92 @@
+"""Search against the frozen tiny evaluator: gradient ascent climbs, random search keeps its best,
+every candidate carries the evaluator's score, the chosen architecture is discrete."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfx_tanas.search import gradient_ascent_search, random_search, search
+
+
+@pytest.fixture(scope="module")
+def gradient_result(tiny_evaluator, tiny_meta_features):
+    return gradient_ascent_search(tiny_evaluator, tiny_meta_features, starts=6, steps=25, seed=0)
+
+
+@pytest.fixture(scope="module")
+def random_result(tiny_evaluator, tiny_meta_features):
+    return random_search(tiny_evaluator, tiny_meta_features, num_samples=120, rounds=3, seed=0)
+
+
+def scores_by_step(result) -> dict[int, np.ndarray]:
+    steps: dict[int, dict[int, float]] = {}
+    for candidate in result.candidates:
+        if candidate.origin == "gradient":
+            steps.setdefault(candidate.step, {})[candidate.start] = candidate.predicted_score
+    return {step: np.array([by_start[s] for s in sorted(by_start)]) for step, by_start in steps.items()}
+
+
+def test_gradient_ascent_raises_the_evaluators_score(gradient_result):
+    by_step = scores_by_step(gradient_result)
+    first, last = by_step[0], by_step[max(by_step)]
+    assert len(first) == len(last) == 6
+    assert np.all(last > first), (first, last)
+    assert gradient_result.best.predicted_score >= first.max()
+
+
+def test_gradient_ascent_moves_towards_what_the_evaluator_rewards(gradient_result):
+    """The tiny evaluator rewards depth and the periodic embedding; the chosen architecture has both."""
+    best = gradient_result.best.architecture
+    assert best.embedding == "periodic"
+    assert best.beta.sum() >= 3
+
+
+def test_gradient_candidates_stay_in_the_search_space(gradient_result):
+    for candidate in gradient_result.candidates:
+        arch = candidate.architecture
+        np.testing.assert_allclose(arch.alpha.sum(axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(arch.gamma.sum(), 1.0, atol=1e-5)
+        assert np.all((arch.beta >= 0) & (arch.beta <= 1))
+
+
+@pytest.mark.parametrize("which", ["gradient_result", "random_result"])
+def test_every_candidate_carries_the_evaluators_score(which, request, tiny_evaluator, tiny_meta_features):
+    result = request.getfixturevalue(which)
+    assert len(result.candidates) > 10
+    encodings = np.stack([c.architecture.to_vector() for c in result.candidates])
+    predicted = tiny_evaluator.predict(tiny_meta_features.vector(), encodings).mean
+    recorded = np.array([c.predicted_score for c in result.candidates])
+    assert np.all(np.isfinite(recorded))
+    np.testing.assert_allclose(recorded, predicted, atol=1e-4)
+
+
+@pytest.mark.parametrize("which", ["gradient_result", "random_result"])
+def test_the_chosen_architecture_is_the_best_scored_discrete_candidate(which, request):
+    result = request.getfixturevalue(which)
+    assert result.best.architecture.is_discrete
+    discrete_scores = [c.predicted_score for c in result.candidates if c.architecture.is_discrete]
+    assert result.best.predicted_score == max(discrete_scores)
+
+
+def test_gradient_search_rescores_the_discretized_points(gradient_result):
+    rescored = [c for c in gradient_result.candidates if c.origin == "discretized"]
+    assert rescored and all(c.architecture.is_discrete for c in rescored)
+    assert len({c.architecture.key for c in rescored}) == len(rescored)
+
+
+def test_random_search_returns_the_best_it_scored(random_result):
+    assert all(c.architecture.is_discrete for c in random_result.candidates)
+    assert random_result.best.predicted_score == max(c.predicted_score for c in random_result.candidates)
+    assert random_result.method == "random"
+
+
+def test_search_is_seeded(tiny_evaluator, tiny_meta_features, random_result):
+    again = random_search(tiny_evaluator, tiny_meta_features, num_samples=120, rounds=3, seed=0)
+    assert again.best.architecture.key == random_result.best.architecture.key
+    assert [c.architecture.key for c in again.candidates] == [c.architecture.key for c in random_result.candidates]
+
+
+def test_unknown_method_is_refused(tiny_evaluator, tiny_meta_features):
+    with pytest.raises(ValueError, match="unknown search method"):
+        search(tiny_evaluator, tiny_meta_features, method="annealing")
