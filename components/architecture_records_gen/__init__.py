@@ -1,0 +1,1 @@
+"""ArchitectureRecordsGen: the offline meta-training data, generated as a Beam pipeline."""

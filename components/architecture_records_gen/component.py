@@ -1,0 +1,50 @@
+"""ArchitectureRecordsGen component definition."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+
+from components import artifacts, specs
+from components.architecture_records_gen import executor
+from tfx_tanas.tasks import Task
+
+
+class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
+    """Offline meta-training data: sample architectures per task, train them fully, score them.
+
+    ``tasks`` are :class:`tfx_tanas.tasks.Task` values (e.g. ``sklearn_tasks() +
+    synthetic_tasks(60)``); each gets ``architectures_per_task`` seeded samples, a
+    ``continuous_fraction`` of them continuous mixtures, trained in chunks of ``chunk_size``
+    per Beam element. Pass runner options with ``.with_beam_pipeline_args([...])`` or the
+    pipeline's ``beam_pipeline_args``.
+
+    Output ``records``: a ``components.ArchitectureRecords`` artifact holding ``records.jsonl``
+    (and ``skipped.jsonl``, the tasks that could not be used and why).
+    """
+
+    SPEC_CLASS = specs.ArchitectureRecordsGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        architectures_per_task: int = 40,
+        continuous_fraction: float = 0.2,
+        chunk_size: int = 8,
+        seed: int = 0,
+    ):
+        super().__init__(
+            spec=specs.ArchitectureRecordsGenSpec(
+                tasks=json.dumps([dataclasses.asdict(task) for task in tasks]),
+                architectures_per_task=architectures_per_task,
+                continuous_fraction=continuous_fraction,
+                chunk_size=chunk_size,
+                seed=seed,
+                records=types.Channel(type=artifacts.ArchitectureRecords),
+            )
+        )

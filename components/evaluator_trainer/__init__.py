@@ -1,0 +1,1 @@
+"""EvaluatorTrainer: fit the evaluator network on architecture records."""

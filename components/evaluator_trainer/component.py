@@ -1,0 +1,47 @@
+"""EvaluatorTrainer component definition."""
+
+from __future__ import annotations
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+
+from components import artifacts, specs
+from components.evaluator_trainer import executor
+from tfx_tanas.evaluator import EvaluatorConfig
+
+_DEFAULTS = EvaluatorConfig()
+
+
+class EvaluatorTrainer(base_component.BaseComponent):
+    """Trains the evaluator network (meta-features, architecture) -> predicted score on records.
+
+    Parameters mirror :class:`tfx_tanas.evaluator.EvaluatorConfig`: ``loss`` ("squared_error",
+    the patent's objective, or "pairwise"), ``meta_features_mode`` ("tfdv" statistics, "learned" by a
+    set encoder trained jointly, or "both"), ``ensemble_size``, ``epochs``, ``seed``.
+
+    Output ``evaluator``: a ``components.Evaluator`` artifact, the directory ArchSearcher loads.
+    """
+
+    SPEC_CLASS = specs.EvaluatorTrainerSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(
+        self,
+        records: types.BaseChannel,
+        loss: str = _DEFAULTS.loss,
+        meta_features_mode: str = _DEFAULTS.meta_features,
+        ensemble_size: int = _DEFAULTS.ensemble_size,
+        epochs: int = _DEFAULTS.epochs,
+        seed: int = _DEFAULTS.seed,
+    ):
+        super().__init__(
+            spec=specs.EvaluatorTrainerSpec(
+                records=records,
+                loss=loss,
+                meta_features_mode=meta_features_mode,
+                ensemble_size=ensemble_size,
+                epochs=epochs,
+                seed=seed,
+                evaluator=types.Channel(type=artifacts.Evaluator),
+            )
+        )

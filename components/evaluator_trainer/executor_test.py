@@ -1,0 +1,54 @@
+"""EvaluatorTrainer's executor: records.jsonl -> an evaluator directory ArchSearcher can load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components import artifacts
+from components.architecture_records_gen.executor import RECORDS_FILE
+from components.evaluator_trainer.executor import Executor
+from tfx_tanas.errors import InputError
+from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
+from tfx_tanas.meta_training import sample_architectures
+from tfx_tanas.records import Record, append_records
+from tfx_tanas.search_space import SearchSpace
+
+
+def write_records(directory: Path, space: SearchSpace, tasks: int = 3, per_task: int = 8) -> None:
+    rng = np.random.default_rng(0)
+    records = []
+    for task in range(tasks):
+        meta = MetaFeatures(dict(zip(META_FEATURE_NAMES, rng.normal(size=len(META_FEATURE_NAMES)).tolist())))
+        for arch in sample_architectures(space, per_task, seed=task):
+            records.append(Record(f"synthetic/task{task}", meta, arch, float(rng.uniform(0.4, 0.9)), 1.0, 100, 1))
+    append_records(directory / RECORDS_FILE, records)
+
+
+def run(records_dir: Path, out: Path) -> artifacts.Evaluator:
+    records = artifacts.ArchitectureRecords()
+    records.uri = str(records_dir)
+    evaluator = artifacts.Evaluator()
+    evaluator.uri = str(out)
+    exec_properties = {"loss": "squared_error", "meta_features_mode": "tfdv", "ensemble_size": 1, "epochs": 3, "seed": 0}
+    Executor().Do({"records": [records]}, {"evaluator": [evaluator]}, exec_properties)
+    return evaluator
+
+
+def test_trains_an_evaluator_for_the_records_search_space(tmp_path: Path) -> None:
+    write_records(tmp_path / "records", SearchSpace())
+    output = run(tmp_path / "records", tmp_path / "evaluator")
+    loaded = Evaluator.load(output.uri, space=SearchSpace())
+    assert loaded.training_summary == {"num_records": 24, "num_tasks": 3}
+    assert output.get_int_custom_property(artifacts.NUM_RECORDS) == 24
+    assert output.get_int_custom_property(artifacts.NUM_TASKS) == 3
+    assert output.get_string_custom_property(artifacts.SEARCH_SPACE_FINGERPRINT) == SearchSpace().fingerprint
+
+
+def test_missing_records_are_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "records").mkdir()
+    with pytest.raises(InputError, match="records file not found"):
+        run(tmp_path / "records", tmp_path / "evaluator")

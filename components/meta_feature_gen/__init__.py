@@ -1,0 +1,1 @@
+"""MetaFeatureGen: describe a data set by the meta-features the evaluator reads."""

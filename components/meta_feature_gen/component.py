@@ -1,0 +1,34 @@
+"""MetaFeatureGen component definition."""
+
+from __future__ import annotations
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+
+from components import artifacts, specs
+from components.meta_feature_gen import executor
+
+
+class MetaFeatureGen(base_component.BaseComponent):
+    """Computes a data set's meta-features from StatisticsGen's statistics and the examples.
+
+    Statistics give the per-feature figures; the examples of the same split give what statistics
+    cannot (class counts of an integer label, mutual information with the label).
+
+    Output ``meta_features``: a ``components.MetaFeatures`` artifact holding ``meta_features.json``.
+    """
+
+    SPEC_CLASS = specs.MetaFeatureGenSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel, examples: types.BaseChannel, label: str, split: str = "train"):
+        super().__init__(
+            spec=specs.MetaFeatureGenSpec(
+                statistics=statistics,
+                schema=schema,
+                examples=examples,
+                label=label,
+                split=split,
+                meta_features=types.Channel(type=artifacts.MetaFeatures),
+            )
+        )

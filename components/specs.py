@@ -1,0 +1,94 @@
+"""Component specs as plain data: the inputs, outputs and parameters of each tanas component.
+
+Kept apart from ``component.py`` (like TFX's ``standard_component_specs``) so an executor can use
+the keys without importing its component.
+"""
+
+from __future__ import annotations
+
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components import artifacts
+
+# Channel keys.
+EXAMPLES_KEY = "examples"
+STATISTICS_KEY = "statistics"
+SCHEMA_KEY = "schema"
+META_FEATURES_KEY = "meta_features"
+RECORDS_KEY = "records"
+EVALUATOR_KEY = "evaluator"
+ARCHITECTURE_KEY = "architecture"
+HYPERPARAMETERS_KEY = "hyperparameters"
+
+# Parameter keys.
+LABEL_KEY = "label"
+SPLIT_KEY = "split"
+TASKS_KEY = "tasks"
+ARCHITECTURES_PER_TASK_KEY = "architectures_per_task"
+CONTINUOUS_FRACTION_KEY = "continuous_fraction"
+CHUNK_SIZE_KEY = "chunk_size"
+SEED_KEY = "seed"
+LOSS_KEY = "loss"
+META_FEATURE_MODE_KEY = "meta_features_mode"
+ENSEMBLE_SIZE_KEY = "ensemble_size"
+EPOCHS_KEY = "epochs"
+METHOD_KEY = "method"
+STARTS_KEY = "starts"
+STEPS_KEY = "steps"
+NUM_SAMPLES_KEY = "num_samples"
+
+
+class MetaFeatureGenSpec(ComponentSpec):
+    PARAMETERS = {
+        LABEL_KEY: ExecutionParameter(type=str),
+        SPLIT_KEY: ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+    }
+    OUTPUTS = {META_FEATURES_KEY: ChannelParameter(type=artifacts.MetaFeatures)}
+
+
+class ArchitectureRecordsGenSpec(ComponentSpec):
+    PARAMETERS = {
+        TASKS_KEY: ExecutionParameter(type=str),  # JSON list of tfx_tanas.tasks.Task fields
+        ARCHITECTURES_PER_TASK_KEY: ExecutionParameter(type=int),
+        CONTINUOUS_FRACTION_KEY: ExecutionParameter(type=float),
+        CHUNK_SIZE_KEY: ExecutionParameter(type=int),
+        SEED_KEY: ExecutionParameter(type=int),
+    }
+    INPUTS = {}
+    OUTPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.ArchitectureRecords)}
+
+
+class EvaluatorTrainerSpec(ComponentSpec):
+    PARAMETERS = {
+        LOSS_KEY: ExecutionParameter(type=str),
+        META_FEATURE_MODE_KEY: ExecutionParameter(type=str),
+        ENSEMBLE_SIZE_KEY: ExecutionParameter(type=int),
+        EPOCHS_KEY: ExecutionParameter(type=int),
+        SEED_KEY: ExecutionParameter(type=int),
+    }
+    INPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.ArchitectureRecords)}
+    OUTPUTS = {EVALUATOR_KEY: ChannelParameter(type=artifacts.Evaluator)}
+
+
+class ArchSearcherSpec(ComponentSpec):
+    PARAMETERS = {
+        METHOD_KEY: ExecutionParameter(type=str),
+        SEED_KEY: ExecutionParameter(type=int),
+        STARTS_KEY: ExecutionParameter(type=int, optional=True),
+        STEPS_KEY: ExecutionParameter(type=int, optional=True),
+        NUM_SAMPLES_KEY: ExecutionParameter(type=int, optional=True),
+    }
+    INPUTS = {
+        META_FEATURES_KEY: ChannelParameter(type=artifacts.MetaFeatures),
+        EVALUATOR_KEY: ChannelParameter(type=artifacts.Evaluator),
+    }
+    OUTPUTS = {
+        ARCHITECTURE_KEY: ChannelParameter(type=artifacts.Architecture),
+        HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
+    }

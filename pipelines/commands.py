@@ -1,0 +1,126 @@
+"""``tanas run`` (the online pipeline on Beam's local runner) and ``tanas compile`` (Kubeflow V2 spec).
+
+``run`` checks the inputs first (a readable CSV with a usable label, an evaluator for this search
+space), so bad input ends in one line before any component starts; the components check the same
+things again when the pipeline runs elsewhere. Under ``--out DIR``: ``pipeline/`` (the pipeline
+root), ``metadata.sqlite`` (ML Metadata, which makes a re-run reuse cached results) and
+``serving/<version>/`` (TF Serving's layout). A failed run pushes nothing, so earlier versions
+stay as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines import metadata
+from pipelines.online import ACCURACY_METRIC, create_pipeline
+from tfx_tanas.cli import bundled_evaluator_path
+from tfx_tanas.data import clean_frame, read_csv
+from tfx_tanas.errors import InputError
+from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.search_space import SearchSpace
+
+PIPELINE_ROOT = "pipeline"
+METADATA_FILE = "metadata.sqlite"
+SERVING_DIR = "serving"
+
+
+def run_command(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out must be a directory, but {out} is a file")
+    data = Path(args.data).resolve()
+    check_data(data, args.label)
+    evaluator = Path(args.evaluator).resolve() if args.evaluator else bundled_evaluator_path()
+    Evaluator.load(evaluator, space=SearchSpace())  # refuses another search space or meta-feature version
+    out.mkdir(parents=True, exist_ok=True)
+    out = out.resolve()
+
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    pipeline = create_pipeline(
+        data=str(data),
+        label=args.label,
+        pipeline_root=str(out / PIPELINE_ROOT),
+        serving_dir=str(out / SERVING_DIR),
+        evaluator_uri=str(evaluator),
+        metadata_path=str(out / METADATA_FILE),
+    )
+    started = time.perf_counter()
+    LocalDagRunner().run(pipeline)
+    print_summary(str(out / METADATA_FILE), time.perf_counter() - started)
+
+
+def check_data(data: Path, label: str) -> None:
+    """The checks CsvExampleGen would fail on obscurely: readable CSVs with one header and a usable label."""
+    if data.is_dir():
+        files = sorted(data.glob("*.csv"))
+        if not files:
+            raise InputError(f"no .csv files in the data directory {data}")
+    else:
+        files = [data]
+    frames = [read_csv(path) for path in files]
+    for path, frame in zip(files[1:], frames[1:]):
+        if list(frame.columns) != list(frames[0].columns):
+            raise InputError(f"{path} has other columns than {files[0]}; every CSV of a directory needs the same header")
+    clean_frame(pd.concat(frames, ignore_index=True), label)
+
+
+def print_summary(metadata_path: str, seconds: float) -> None:
+    runs = {run.node: run for run in metadata.latest_run(metadata.open_store(metadata_path))}
+    cached = sum(run.state == "cached" for run in runs.values())
+    print(f"pipeline finished in {seconds:.0f}s: {len(runs)} components, {cached} reused cached results")
+    [architecture] = runs["ArchSearcher"].outputs["architecture"]
+    print(
+        f"architecture: {metadata.custom_property(architecture, 'description')} "
+        f"(predicted score {metadata.custom_property(architecture, 'predicted_score'):.4f})"
+    )
+    [evaluation] = runs["Evaluator"].outputs["evaluation"]
+    print(f"eval-split accuracy: {eval_accuracy(evaluation.uri):.4f}")
+    [pushed] = runs["Pusher"].outputs["pushed_model"]
+    if metadata.custom_property(pushed, "pushed") == 1:
+        print(f"serving model: {metadata.custom_property(pushed, 'pushed_destination')}")
+    else:
+        print("not pushed: the model did not pass the Evaluator's accuracy threshold")
+
+
+def eval_accuracy(evaluation_uri: str) -> float:
+    import tensorflow_model_analysis as tfma
+
+    [(_, metrics)] = tfma.load_eval_result(evaluation_uri).slicing_metrics
+    return float(metrics[""][""][_metric_name(ACCURACY_METRIC)]["doubleValue"])
+
+
+def _metric_name(class_name: str) -> str:
+    """TFMA names a Keras metric class by its snake_case default name."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in class_name).lstrip("_")
+
+
+def compile_command(args: argparse.Namespace) -> None:
+    """Compile the online pipeline for Kubeflow Pipelines; the evaluator is imported from ``<pipeline root>/evaluator``."""
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise InputError(f"--out names the spec file to write, but {out} is a directory")
+    root = args.pipeline_root.rstrip("/")
+    pipeline = create_pipeline(
+        data=args.data,
+        label=args.label,
+        pipeline_root=root,
+        serving_dir=f"{root}/{SERVING_DIR}",
+        evaluator_uri=f"{root}/evaluator",
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+        config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=args.image),
+        output_dir=str(out.parent),
+        output_filename=out.name,
+    )
+    runner.run(pipeline, write_out=True)
+    print(f"pipeline spec: {out} (image {args.image}, pipeline root {root})")
+    print(f"upload the evaluator before the first run: {bundled_evaluator_path()} -> {root}/evaluator")

@@ -1,0 +1,60 @@
+"""The offline meta-training pipeline: tasks -> architecture records -> evaluator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tfx.orchestration import metadata, pipeline
+
+from components.architecture_records_gen.component import ArchitectureRecordsGen
+from components.evaluator_trainer.component import EvaluatorTrainer
+from tfx_tanas.evaluator import EvaluatorConfig
+from tfx_tanas.tasks import Task
+
+PIPELINE_NAME = "tanas-offline"
+# Spread trainings over every local core; on Flink/Spark/Dataflow pass that runner's options instead.
+LOCAL_PARALLEL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
+
+
+def create_offline_pipeline(
+    *,
+    tasks: Sequence[Task],
+    pipeline_root: str,
+    metadata_path: str | None = None,
+    pipeline_name: str = PIPELINE_NAME,
+    architectures_per_task: int = 40,
+    continuous_fraction: float = 0.2,
+    chunk_size: int = 8,
+    evaluator_config: EvaluatorConfig | None = None,
+    seed: int = 0,
+    beam_pipeline_args: Sequence[str] = LOCAL_PARALLEL_BEAM_ARGS,
+    enable_cache: bool = True,
+) -> pipeline.Pipeline:
+    """ArchitectureRecordsGen -> EvaluatorTrainer; the evaluator artifact is what ArchSearcher imports.
+
+    ``evaluator_config`` defaults to :class:`EvaluatorConfig`'s defaults.
+    """
+    evaluator_config = evaluator_config or EvaluatorConfig()
+    records_gen = ArchitectureRecordsGen(
+        tasks=tasks,
+        architectures_per_task=architectures_per_task,
+        continuous_fraction=continuous_fraction,
+        chunk_size=chunk_size,
+        seed=seed,
+    )
+    evaluator_trainer = EvaluatorTrainer(
+        records=records_gen.outputs["records"],
+        loss=evaluator_config.loss,
+        meta_features_mode=evaluator_config.meta_features,
+        ensemble_size=evaluator_config.ensemble_size,
+        epochs=evaluator_config.epochs,
+        seed=evaluator_config.seed,
+    )
+    return pipeline.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[records_gen, evaluator_trainer],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None,
+        beam_pipeline_args=list(beam_pipeline_args),
+    )

@@ -1,0 +1,135 @@
+"""The online pipeline: from a CSV to a TF Serving model of the searched architecture."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+
+import tensorflow_model_analysis as tfma
+from tfx.components import CsvExampleGen, Evaluator, Pusher, SchemaGen, StatisticsGen, Trainer
+from tfx.dsl.components.common.importer import Importer
+from tfx.orchestration import metadata, pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
+
+from components import artifacts
+from components.arch_searcher.component import ArchSearcher
+from components.meta_feature_gen.component import MetaFeatureGen
+from pipelines.trainer_module import EVALUATION_SIGNATURE
+
+PIPELINE_NAME = "tanas-online"
+RUN_FN = "pipelines.trainer_module.run_fn"
+ACCURACY_METRIC = "SparseCategoricalAccuracy"
+
+
+def create_pipeline(
+    *,
+    data: str,
+    label: str,
+    pipeline_root: str,
+    serving_dir: str,
+    evaluator_uri: str,
+    metadata_path: str | None = None,
+    pipeline_name: str = PIPELINE_NAME,
+    search_method: str = "gradient",
+    seed: int = 0,
+    min_accuracy: float = 0.0,
+    beam_pipeline_args: Sequence[str] | None = None,
+    enable_cache: bool = True,
+) -> pipeline.Pipeline:
+    """The online pipeline over ``data`` (a CSV file or a directory of them; local path or URI).
+
+    ``evaluator_uri`` is imported as the ``components.Evaluator`` artifact ArchSearcher uses.
+    ``metadata_path`` is an SQLite ML Metadata file for local runs (None for Kubeflow, which
+    brings its own store). A model is pushed to ``serving_dir/<version>/`` only when its
+    accuracy on the eval split is at least ``min_accuracy``.
+    """
+    example_gen = csv_example_gen(data)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"])
+    meta_feature_gen = MetaFeatureGen(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs["examples"],
+        label=label,
+    )
+    evaluator_importer = Importer(source_uri=evaluator_uri, artifact_type=artifacts.Evaluator).with_id("evaluator_importer")
+    arch_searcher = ArchSearcher(
+        meta_features=meta_feature_gen.outputs["meta_features"],
+        evaluator=evaluator_importer.outputs["result"],
+        method=search_method,
+        seed=seed,
+    )
+    trainer = Trainer(
+        run_fn=RUN_FN,
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        hyperparameters=arch_searcher.outputs["hyperparameters"],
+        train_args=trainer_pb2.TrainArgs(splits=["train"]),
+        eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
+        custom_config={"label": label, "seed": seed},
+    )
+    model_evaluator = Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        eval_config=eval_config(label, min_accuracy),
+    )
+    pusher = Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=model_evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)),
+    )
+    return pipeline.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            meta_feature_gen,
+            evaluator_importer,
+            arch_searcher,
+            trainer,
+            model_evaluator,
+            pusher,
+        ],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None,
+        beam_pipeline_args=list(beam_pipeline_args or []),
+    )
+
+
+def csv_example_gen(data: str) -> CsvExampleGen:
+    """CsvExampleGen over one CSV file or every ``*.csv`` of a directory (split 2:1 into train and eval)."""
+    input_base, pattern = csv_input(data)
+    return CsvExampleGen(
+        input_base=input_base,
+        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
+    )
+
+
+def csv_input(data: str) -> tuple[str, str]:
+    """CsvExampleGen's (input_base, file pattern): one named file, or every ``*.csv`` of a directory."""
+    data = data.rstrip("/")
+    if data.endswith(".csv"):
+        return posixpath.dirname(data) or ".", posixpath.basename(data)
+    return data, "*.csv"
+
+
+def eval_config(label: str, min_accuracy: float) -> tfma.EvalConfig:
+    """TFMA reads the model's ``evaluation`` signature (see pipelines.trainer_module) and blesses
+    a model whose accuracy on the eval split reaches ``min_accuracy``."""
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name=EVALUATION_SIGNATURE, label_key=label, prediction_key="probabilities")],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(
+                        class_name=ACCURACY_METRIC,
+                        threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy})),
+                    ),
+                ]
+            )
+        ],
+    )
