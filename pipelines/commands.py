@@ -27,6 +27,7 @@ from tfx_tanas.search_space import SearchSpace
 PIPELINE_ROOT = "pipeline"
 METADATA_FILE = "metadata.sqlite"
 SERVING_DIR = "serving"
+EVALUATOR_DIR = "evaluator"
 
 
 def run_command(args: argparse.Namespace) -> None:
@@ -101,7 +102,12 @@ def _metric_name(class_name: str) -> str:
 
 
 def compile_command(args: argparse.Namespace) -> None:
-    """Compile the online pipeline for Kubeflow Pipelines; the evaluator is imported from ``<pipeline root>/evaluator``."""
+    """Compile the online pipeline into a Kubeflow Pipelines spec (schema 2.1, what KFP 2 runs).
+
+    The spec names ``--pipeline-root`` as its default root, so ``kfp.Client`` can submit it as
+    is; the evaluator is imported from ``<pipeline root>/evaluator``.
+    """
+    import yaml
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
     out = Path(args.out)
@@ -113,14 +119,14 @@ def compile_command(args: argparse.Namespace) -> None:
         label=args.label,
         pipeline_root=root,
         serving_dir=f"{root}/{SERVING_DIR}",
-        evaluator_uri=f"{root}/evaluator",
+        evaluator_uri=f"{root}/{EVALUATOR_DIR}",
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-        config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=args.image),
-        output_dir=str(out.parent),
-        output_filename=out.name,
+        config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=args.image, use_pipeline_spec_2_1=True)
     )
-    runner.run(pipeline, write_out=True)
+    spec = runner.run(pipeline, write_out=False)["pipelineSpec"]
+    spec["defaultPipelineRoot"] = root
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"# tanas online pipeline for Kubeflow Pipelines (compiled by tanas compile)\n{yaml.safe_dump(spec, sort_keys=True)}")
     print(f"pipeline spec: {out} (image {args.image}, pipeline root {root})")
-    print(f"upload the evaluator before the first run: {bundled_evaluator_path()} -> {root}/evaluator")
+    print(f"before the first run, copy the evaluator directory {bundled_evaluator_path()} to {root}/{EVALUATOR_DIR}")
