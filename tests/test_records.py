@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -28,7 +29,7 @@ def test_write_read_round_trip(tmp_path, records):
     assert len(loaded) == len(records)
     for original, back in zip(records, loaded):
         assert back.task == original.task
-        assert back.meta_features == original.meta_features
+        assert back.meta_features.values == pytest.approx(original.meta_features.values, rel=1e-6)  # 7 digits kept
         assert back.architecture.key == original.architecture.key
         assert back.score == pytest.approx(original.score)
         assert (back.num_params, back.protocol_version) == (original.num_params, original.protocol_version)
@@ -36,6 +37,17 @@ def test_write_read_round_trip(tmp_path, records):
     assert arrays.encodings.shape == (3, records[0].architecture.space.encoding_size)
     assert arrays.meta_features.shape == (3, len(META_FEATURE_NAMES))
     assert list(arrays.groups) == ["task/0", "task/1", "task/0"]
+
+
+def test_gzipped_records_read_like_plain_ones(tmp_path, records):
+    plain = tmp_path / "records.jsonl"
+    append_records(plain, records)
+    packed = tmp_path / "records.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert [r.architecture.key for r in read_records(packed)] == [r.architecture.key for r in records]
+    packed.write_bytes(gzip.compress(plain.read_bytes())[:-30])  # cut short, like an interrupted copy
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        read_records(packed)
 
 
 def write_lines(path, lines) -> None:
