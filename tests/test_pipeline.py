@@ -18,10 +18,11 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.arch_searcher.executor import ARCHITECTURE_FILE
 from components.testing import CHILE_CSV, LABEL, fitted_evaluator
-from pipelines.commands import METADATA_FILE, SERVING_DIR
+from pipelines.commands import METADATA_FILE, SERVING_DIR, eval_accuracy
 from pipelines.metadata import NodeRun, custom_property, latest_run, open_store
 from pipelines.offline import create_offline_pipeline
 from pipelines.online import create_pipeline
+from pipelines.trainer_module import METRICS_FILE
 from tfx_tanas.cli import main
 from tfx_tanas.errors import VersionMismatchError
 from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
@@ -130,6 +131,17 @@ def test_searched_architecture_is_a_valid_discrete_architecture(online_run) -> N
     assert chosen.is_discrete
     assert chosen.space == SearchSpace()
     assert custom_property(architecture, "architecture_key") == chosen.key
+
+
+def test_tfma_scores_the_model_as_the_trainer_measured_it(online_run) -> None:
+    """Same eval split, same accuracy: TFMA maps the text labels to the model's classes correctly."""
+    runs = {run.node: run for run in online_run[1]}
+    [model_run] = runs["Trainer"].outputs["model_run"]
+    [metrics] = [json.loads(line) for line in (Path(model_run.uri) / METRICS_FILE).read_text().splitlines()]
+    [evaluation] = runs["Evaluator"].outputs["evaluation"]
+    assert eval_accuracy(evaluation.uri) == pytest.approx(metrics["eval_accuracy"], abs=1e-4)
+    [blessing] = runs["Evaluator"].outputs["blessing"]
+    assert custom_property(blessing, "blessed") == 1
 
 
 def to_examples(frame: pd.DataFrame) -> list[bytes]:
