@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
 from tfx_tanas.search import gradient_ascent_search, random_search, search
 
 
@@ -67,6 +68,31 @@ def test_the_chosen_architecture_is_the_best_scored_discrete_candidate(which, re
     assert result.best.architecture.is_discrete
     discrete_scores = [c.predicted_score for c in result.candidates if c.architecture.is_discrete]
     assert result.best.predicted_score == max(discrete_scores)
+
+
+@pytest.fixture(scope="module")
+def mixture_loving_evaluator(space, task_meta_features):
+    """An evaluator that prefers half-open gates: every continuous midpoint beats every discrete network."""
+    rng = np.random.default_rng(5)
+    archs = [space.sample(rng) if i % 3 == 0 else space.sample_continuous(rng) for i in range(300)]
+    groups = np.arange(300) % len(task_meta_features)
+    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=40, seed=0))
+    evaluator.fit(
+        task_meta_features[groups],
+        np.stack([a.to_vector() for a in archs]),
+        np.array([0.9 - np.abs(a.beta - 0.5).mean() for a in archs], np.float32),
+        groups,
+    )
+    return evaluator
+
+
+def test_the_chosen_architecture_is_discrete_even_when_mixtures_score_higher(mixture_loving_evaluator, tiny_meta_features):
+    result = gradient_ascent_search(mixture_loving_evaluator, tiny_meta_features, starts=4, steps=10, seed=0)
+    best_overall = max(result.candidates, key=lambda c: c.predicted_score)
+    assert not best_overall.architecture.is_discrete  # the premise: a mixture scores highest
+    assert result.best.architecture.is_discrete
+    assert result.best.predicted_score < best_overall.predicted_score
+    assert result.best.predicted_score == max(c.predicted_score for c in result.candidates if c.architecture.is_discrete)
 
 
 def test_gradient_search_rescores_the_discretized_points(gradient_result):
