@@ -213,6 +213,12 @@ def test_evaluator_for_another_version_exits_2(change, expected, tmp_path, tiny_
     assert expected in run_expecting_error(argv, tmp_path, capsys)
 
 
+def test_evaluator_saved_by_another_version_exits_2(tmp_path, tiny_csv, evaluator_copy, capsys):
+    edit_manifest(evaluator_copy, lambda m: m["config"].update(hidden_units=[7, 7]))  # weights no longer fit
+    argv = ["search", "--data", str(tiny_csv), "--label", LABEL, "--out", str(tmp_path / "out"), "--evaluator", str(evaluator_copy)]
+    assert "regenerate" in run_expecting_error(argv, tmp_path, capsys)
+
+
 def test_evaluator_for_another_search_space_exits_2(tmp_path, tiny_csv, capsys):
     other = Evaluator(SearchSpace(units=(16, 64)), EvaluatorConfig(hidden_units=(4,), epochs=1)).save(tmp_path / "other")
     argv = ["search", "--data", str(tiny_csv), "--label", LABEL, "--out", str(tmp_path / "out"), "--evaluator", str(other)]

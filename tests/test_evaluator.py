@@ -87,6 +87,20 @@ def test_evaluator_for_another_search_space_is_refused(tmp_path, space, task_met
     assert Evaluator.load(directory, other).space == other
 
 
+def test_evaluator_saved_with_another_network_shape_is_refused(tmp_path, space):
+    """What an evaluator saved by an older tfx-tanas looks like: the manifest loads, the weights do not fit."""
+    directory = Evaluator(space, EvaluatorConfig(hidden_units=(4,), epochs=1)).save(tmp_path / "older")
+    edit_manifest(directory, lambda m: m["config"].update(hidden_units=[8]))
+    with pytest.raises(VersionMismatchError, match="regenerate"):
+        Evaluator.load(directory, space)
+
+
+def test_evaluator_without_its_weights_is_refused(saved_copy, space):
+    (saved_copy / "member_0.weights.h5").unlink()
+    with pytest.raises(InputError, match="weights"):
+        Evaluator.load(saved_copy, space)
+
+
 def test_records_for_another_search_space_are_refused(space, task_meta_features):
     evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(4,), epochs=1))
     with pytest.raises(VersionMismatchError):

@@ -278,10 +278,18 @@ class Evaluator:
         evaluator.z_mean, evaluator.z_std = np.float32(norm["mean"]), np.float32(norm["std"])
         evaluator.z_min, evaluator.z_max = np.float32(norm["min"]), np.float32(norm["max"])
         evaluator.training_summary = manifest.get("training_summary", {})
-        for index, member in enumerate(evaluator.members):
-            member.head.load_weights(directory / f"member_{index}.weights.h5")
-            if member.encoder is not None:
-                member.encoder.load_weights(directory / f"member_{index}.encoder.weights.h5")
+        try:
+            for index, member in enumerate(evaluator.members):
+                member.head.load_weights(directory / f"member_{index}.weights.h5")
+                if member.encoder is not None:
+                    member.encoder.load_weights(directory / f"member_{index}.encoder.weights.h5")
+        except ValueError:  # Keras: saved shapes differ from this version's evaluator network
+            raise VersionMismatchError(
+                f"evaluator weights in {directory} do not fit this version's evaluator network; "
+                "regenerate it with `tanas build-evaluator`"
+            ) from None
+        except OSError as err:
+            raise InputError(f"evaluator weights unreadable in {directory} ({err})") from None
         return evaluator
 
 
