@@ -1,4 +1,4 @@
-"""Shared small fixtures: the tiny table as a frame, a prepared task and CSV files, a tiny evaluator.
+"""Shared small fixtures: the tiny table as a frame, a prepared task and a CSV file, a tiny evaluator.
 
 Everything is small and seeded so the suite runs in minutes on a loaded two-core machine, and
 nothing depends on the quality of the bundled evaluator: the evaluator used here is fitted in
@@ -7,10 +7,6 @@ process on synthetic records whose scores follow a known rule (more present laye
 """
 
 from __future__ import annotations
-
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pathlib import Path
 
@@ -45,13 +41,6 @@ def tiny_task(tiny_frame):
 def tiny_csv(tmp_path) -> Path:
     path = tmp_path / "train.csv"
     make_table(240, seed=0).to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture
-def tiny_eval_csv(tmp_path) -> Path:
-    path = tmp_path / "eval.csv"
-    make_table(120, seed=1).to_csv(path, index=False)
     return path
 
 
