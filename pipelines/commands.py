@@ -62,6 +62,8 @@ def check_data(data: Path, label: str) -> None:
         files = sorted(data.glob("*.csv"))
         if not files:
             raise InputError(f"no .csv files in the data directory {data}")
+    elif data.suffix != ".csv":
+        raise InputError(f"--data must be a .csv file or a directory of them, got {data}")
     else:
         files = [data]
     frames = [read_csv(path) for path in files]
