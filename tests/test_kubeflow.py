@@ -74,11 +74,14 @@ def test_spec_loads_in_kfp_and_runs_every_step_in_the_image(spec: dict, spec_pat
     assert importer["artifactUri"]["constant"] == f"{ROOT}/evaluator"
 
 
-def test_every_executor_class_named_in_the_spec_imports(spec: dict) -> None:
+def test_every_executor_class_and_the_trainer_run_fn_named_in_the_spec_import(spec: dict) -> None:
     paths = {executor_class_path(c) for c in containers(spec).values()}
     assert {"components.meta_feature_gen.executor.Executor", "components.arch_searcher.executor.Executor"} <= paths
     for path in paths:
         import_utils.import_class_by_path(path)
+    trainer_parameters = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+    run_fn = trainer_parameters["run_fn"]["runtimeValue"]["constant"]
+    assert callable(import_utils.import_func_from_module(*run_fn.rsplit(".", 1)))
 
 
 def test_every_artifact_type_resolves_as_the_container_resolves_it(spec: dict) -> None:
