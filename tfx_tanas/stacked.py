@@ -47,16 +47,19 @@ class StackedNetworks(tf.Module):
         self.archs = list(archs)
         self.space = archs[0].space
         self.widths = dict(widths)
-        self.kinds = list(self.space.embeddings)
         self.num_classes = num_classes
         self.discrete = all(a.is_discrete for a in archs)
         if not self.discrete and any(a.is_discrete for a in archs):
             raise ValueError("stack discrete and continuous architectures separately")
+        # only the embeddings some member reads are stacked and padded
+        used = {k for a in archs for k in used_embeddings(a)}
+        self.kinds = [k for k in self.space.embeddings if k in used]
         rng = np.random.default_rng(seed)
         K = len(archs)
         self.input_width = max(widths[k] for k in self.kinds)
-        # gamma as a [K, E] matrix: one-hot for discrete networks
-        self.gamma = tf.constant(np.stack([a.discretize().gamma if self.discrete else a.gamma for a in archs]), tf.float32)
+        # gamma as a [K, kinds] matrix: one-hot for discrete networks
+        gammas = np.stack([a.discretize().gamma if self.discrete else a.gamma for a in archs])
+        self.gamma = tf.constant(gammas[:, [self.space.embeddings.index(k) for k in self.kinds]], tf.float32)
         self.layers: list[dict[str, tf.Variable | tf.Tensor]] = []
         width = self.input_width
         real_in = np.array([self._input_width(a) for a in archs])

@@ -143,7 +143,7 @@ def train_architectures(
     ``train_seconds`` of a stacked group is the group's wall time divided among its members.
     """
     widths = task.encoder.widths
-    # Similar shapes stack together so little compute goes into zero padding.
+    # Similar shapes (same embedding, similar widths) stack together, so little compute goes into zero padding.
     order = sorted(range(len(architectures)), key=lambda i: _stack_key(architectures[i], widths))
     chunks: list[list[int]] = []
     for i in order:
@@ -162,7 +162,8 @@ def train_architectures(
 
 def _stack_key(arch: Architecture, widths: dict[str, int]) -> tuple:
     units = [layer.units for layer in arch.hidden_layers]
-    return (not arch.is_discrete, max(units, default=0), widths[arch.embedding], len(units), units)
+    # the first layer reads the (often wide) embedding: its width matters most
+    return (not arch.is_discrete, arch.embedding, units[:1], max(units, default=0), len(units), units)
 
 
 def _train_stack(
