@@ -56,3 +56,4 @@ SEARCH_METHOD = "search_method"
 NUM_CANDIDATES = "num_candidates"
 DESCRIPTION = "description"
 ARCHITECTURE_KEY = "architecture_key"
+CONTENT_FINGERPRINT = "content_fingerprint"  # of an imported evaluator directory, so edits in place are seen

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines import metadata
-from pipelines.online import ACCURACY_METRIC, create_pipeline
+from pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerprint
 from tfx_tanas.cli import bundled_evaluator_path
 from tfx_tanas.data import clean_frame, read_csv
 from tfx_tanas.errors import InputError
@@ -49,6 +49,7 @@ def run_command(args: argparse.Namespace) -> None:
         pipeline_root=str(out / PIPELINE_ROOT),
         serving_dir=str(out / SERVING_DIR),
         evaluator_uri=str(evaluator),
+        evaluator_fingerprint=directory_fingerprint(evaluator),
         metadata_path=str(out / METADATA_FILE),
     )
     started = time.perf_counter()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections.abc import Sequence
+from pathlib import Path
 
 import tensorflow_model_analysis as tfma
 from tfx.components import CsvExampleGen, Evaluator, Pusher, SchemaGen, StatisticsGen, Trainer
@@ -28,6 +30,7 @@ def create_pipeline(
     pipeline_root: str,
     serving_dir: str,
     evaluator_uri: str,
+    evaluator_fingerprint: str | None = None,
     metadata_path: str | None = None,
     pipeline_name: str = PIPELINE_NAME,
     search_method: str = "gradient",
@@ -38,7 +41,10 @@ def create_pipeline(
 ) -> pipeline.Pipeline:
     """The online pipeline over ``data`` (a CSV file or a directory of them; local path or URI).
 
-    ``evaluator_uri`` is imported as the ``components.Evaluator`` artifact ArchSearcher uses.
+    ``evaluator_uri`` is imported as the ``components.Evaluator`` artifact ArchSearcher uses;
+    ``evaluator_fingerprint`` (see :func:`directory_fingerprint`) makes the Importer register a
+    new artifact when the directory's contents change in place, so the search is not served from
+    the cache of an older evaluator.
     ``metadata_path`` is an SQLite ML Metadata file for local runs (None for Kubeflow, which
     brings its own store). A model is pushed to ``serving_dir/<version>/`` only when its
     accuracy on the eval split is at least ``min_accuracy``.
@@ -52,7 +58,11 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         label=label,
     )
-    evaluator_importer = Importer(source_uri=evaluator_uri, artifact_type=artifacts.Evaluator).with_id("evaluator_importer")
+    evaluator_importer = Importer(
+        source_uri=evaluator_uri,
+        artifact_type=artifacts.Evaluator,
+        custom_properties={artifacts.CONTENT_FINGERPRINT: evaluator_fingerprint} if evaluator_fingerprint else None,
+    ).with_id("evaluator_importer")
     arch_searcher = ArchSearcher(
         meta_features=meta_feature_gen.outputs["meta_features"],
         evaluator=evaluator_importer.outputs["result"],
@@ -96,6 +106,14 @@ def create_pipeline(
         metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None,
         beam_pipeline_args=list(beam_pipeline_args or []),
     )
+
+
+def directory_fingerprint(directory: Path) -> str:
+    """A digest of every file's name and bytes under a local directory."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def csv_example_gen(data: str) -> CsvExampleGen:

@@ -163,9 +163,10 @@ def to_examples(frame: pd.DataFrame) -> list[bytes]:
 
 
 def test_pushed_model_serves_tf_examples_better_than_the_majority_class(online_run, chile_rows) -> None:
-    out, _ = online_run
-    [version] = list((out / SERVING_DIR).iterdir())
-    assert version.name.isdigit() and (version / "saved_model.pb").is_file()
+    out, runs = online_run
+    [pushed] = {run.node: run for run in runs}["Pusher"].outputs["pushed_model"]
+    version = Path(custom_property(pushed, "pushed_destination"))
+    assert version.parent == out / SERVING_DIR and version.name.isdigit() and (version / "saved_model.pb").is_file()
     serve = tf.saved_model.load(str(version)).signatures["serving_default"]
     queries = chile_rows[1]
     outputs = serve(examples=tf.constant(to_examples(queries)))
@@ -223,6 +224,20 @@ def test_a_second_run_reuses_the_cache_instead_of_retraining(online_run, data_cs
     first_model = {run.node: run for run in first}["Trainer"].outputs["model"][0]
     assert second["Trainer"].outputs["model"][0].id == first_model.id
     assert serving_snapshot(out) == before
+
+
+def test_an_evaluator_changed_in_place_is_searched_again(online_run, data_csv: Path, tmp_path: Path) -> None:
+    """The cache follows the evaluator's contents, not only its path."""
+    out, _ = online_run
+    evaluator = tmp_path / "evaluator"
+    fitted_evaluator(SearchSpace(), seed=0).save(evaluator)
+    argv = ["run", "--data", str(data_csv), "--label", LABEL, "--out", str(out), "--evaluator", str(evaluator)]
+    assert main(argv) == 0
+    fitted_evaluator(SearchSpace(), seed=1).save(evaluator)
+    assert main(argv) == 0
+    states = {run.node: run.state for run in latest_run(open_store(str(out / METADATA_FILE)))}
+    assert states["CsvExampleGen"] == "cached"
+    assert states["evaluator_importer"] == states["ArchSearcher"] == "ran"
 
 
 def test_a_failed_run_leaves_pushed_versions_untouched(online_run, data_csv: Path, tmp_path: Path, capfd) -> None:
