@@ -136,17 +136,8 @@ def _search(args: argparse.Namespace) -> None:
         log.warning("warning: meta-features outside the evaluator's training range (%s): predictions extrapolate", ", ".join(outside[:5]))
     result = search(evaluator, meta, method=args.method, seed=args.seed)
     best = result.best
-    metadata = {
-        "predicted_score": round(best.predicted_score, 6),
-        "predicted_score_spread": round(best.spread, 6),
-        "method": result.method,
-        "seed": args.seed,
-        "num_candidates": len(result.candidates),
-        "search_seconds": round(result.seconds, 4),
-        "meta_features_out_of_range": outside,
-    }
-    _write_text(out / "architecture.json", json.dumps(best.architecture.to_json(metadata), indent=2))
-    _write_text(out / "candidates.jsonl", "".join(json.dumps(c.to_json()) + "\n" for c in result.candidates))
+    _write_text(out / "architecture.json", json.dumps(result.architecture_json(args.seed, outside), indent=2))
+    _write_text(out / "candidates.jsonl", result.candidates_jsonl())
     _write_text(out / "meta_features.json", json.dumps(meta.to_json(), indent=2))
     print(f"architecture: {best.architecture.describe()}")
     print(

@@ -13,6 +13,7 @@ trained and served). All visited candidates are returned with their scores.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from typing import Any
 
@@ -59,6 +60,24 @@ class SearchResult:
     candidates: list[Candidate]
     seconds: float
     method: str
+
+    def architecture_json(self, seed: int, meta_features_out_of_range: list[str]) -> dict[str, Any]:
+        """``architecture.json``: the chosen architecture, with how it was found."""
+        return self.best.architecture.to_json(
+            {
+                "predicted_score": round(self.best.predicted_score, 6),
+                "predicted_score_spread": round(self.best.spread, 6),
+                "method": self.method,
+                "seed": seed,
+                "num_candidates": len(self.candidates),
+                "search_seconds": round(self.seconds, 4),
+                "meta_features_out_of_range": meta_features_out_of_range,
+            }
+        )
+
+    def candidates_jsonl(self) -> str:
+        """``candidates.jsonl``: every scored candidate, one JSON object per line."""
+        return "".join(json.dumps(c.to_json()) + "\n" for c in self.candidates)
 
 
 def search(evaluator: Evaluator, meta_features: MetaFeatures, method: str = "gradient", seed: int = 0, **options) -> SearchResult:

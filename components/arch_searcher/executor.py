@@ -7,7 +7,6 @@ Like TFX's Tuner, it also writes the result as a HyperParameters artifact
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any
@@ -49,23 +48,11 @@ class Executor(base_executor.BaseExecutor):
             log.warning("meta-features outside the evaluator's training range (%s): predictions extrapolate", ", ".join(outside[:5]))
         result = search(evaluator, meta, method=method, seed=seed, **options)
         best = result.best
-        architecture_json = best.architecture.to_json(
-            {
-                "predicted_score": round(best.predicted_score, 6),
-                "predicted_score_spread": round(best.spread, 6),
-                "method": result.method,
-                "seed": seed,
-                "num_candidates": len(result.candidates),
-                "search_seconds": round(result.seconds, 4),
-                "meta_features_out_of_range": outside,
-            }
-        )
+        architecture_json = result.architecture_json(seed, outside)
 
         output = artifact_utils.get_single_instance(output_dict[specs.ARCHITECTURE_KEY])
         artifact_io.write_json(output.uri, ARCHITECTURE_FILE, architecture_json)
-        io_utils.write_string_file(
-            os.path.join(output.uri, CANDIDATES_FILE), "".join(json.dumps(c.to_json()) + "\n" for c in result.candidates)
-        )
+        io_utils.write_string_file(os.path.join(output.uri, CANDIDATES_FILE), result.candidates_jsonl())
         output.set_float_custom_property(artifacts.PREDICTED_SCORE, best.predicted_score)
         output.set_float_custom_property(artifacts.PREDICTED_SCORE_SPREAD, best.spread)
         output.set_string_custom_property(artifacts.SEARCH_METHOD, result.method)
