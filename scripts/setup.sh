@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 find_python() {
-  if command -v python3.10 >/dev/null 2>&1; then command -v python3.10; return; fi
+  # a pyenv shim named python3.10 may exist without a 3.10 selected: check that it runs
+  if python3.10 -c 'import sys' >/dev/null 2>&1; then command -v python3.10; return; fi
   local root="${PYENV_ROOT:-$HOME/.pyenv}"
   local candidate
   candidate=$(ls -d "$root"/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)
-  if [ -n "$candidate" ]; then echo "$candidate"; return; fi
+  if [ -n "$candidate" ] && "$candidate" -c 'import sys' >/dev/null 2>&1; then echo "$candidate"; return; fi
   echo "setup: Python 3.10 not found (TFX 1.16 needs it); install python3.10 or pyenv's 3.10.x" >&2
   exit 2
 }
