@@ -111,7 +111,7 @@ def gradient_ascent_search(
         alpha = tf.reshape(tf.nn.softmax(alpha_logits, axis=-1), (starts, J * p))
         return tf.concat([alpha, tf.sigmoid(beta_logits), tf.nn.softmax(gamma_logits, axis=-1)], axis=1)
 
-    @tf.function
+    @tf.function(autograph=False)
     def ascend() -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             u = encode()
