@@ -21,7 +21,7 @@ from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError, TanasError
 from tfx_tanas.feature_generator import task_sample
 from tfx_tanas.meta_features import meta_features_for_frame
-from tfx_tanas.records import Record, append_records
+from tfx_tanas.records import Record, append_records, open_records
 from tfx_tanas.search_space import Architecture, SearchSpace
 from tfx_tanas.tasks import Task, task_from_id
 from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task, train_architectures
@@ -145,7 +145,11 @@ def _done_pairs(path: Path) -> set[tuple[str, str]]:
     if not path.exists():
         return set()
     done = set()
-    lines = path.read_text().splitlines()
+    try:
+        with open_records(path) as handle:
+            lines = handle.read().splitlines()
+    except (EOFError, OSError):
+        raise InputError(f"{path}: the compressed records end in a torn write; decompress, drop the last line, retry") from None
     for number, line in enumerate(lines, start=1):
         try:
             data = json.loads(line)
@@ -155,13 +159,9 @@ def _done_pairs(path: Path) -> set[tuple[str, str]]:
         except (json.JSONDecodeError, KeyError, InputError):
             if number == len(lines):
                 log.warning("%s: ignoring a torn last line (interrupted write); it will be redone", path)
-                _truncate_last_line(path)
+                with open_records(path, "wt") as handle:
+                    handle.write("".join(line + "\n" for line in lines[:-1]))
                 continue
             raise InputError(f"{path}:{number}: corrupt record; fix or remove the file to regenerate") from None
     return done
 
-
-def _truncate_last_line(path: Path) -> None:
-    text = path.read_text()
-    keep = text[: text.rstrip("\n").rfind("\n") + 1]
-    path.write_text(keep)

@@ -81,15 +81,18 @@ class Record:
         )
 
 
+def open_records(path: str | os.PathLike, mode: str = "rt"):
+    """Open a records file as text; ``.gz`` files are gzipped (appends add a gzip member)."""
+    path = Path(path)
+    return gzip.open(path, mode) if path.suffix == ".gz" else open(path, mode)
+
+
 def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
     """Append whole lines and flush: an interrupted run leaves complete records behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        for record in records:
-            handle.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    with open_records(path, "at") as handle:
+        handle.write("".join(json.dumps(record.to_json(), separators=(",", ":")) + "\n" for record in records))
 
 
 def read_records(path: str | os.PathLike) -> list[Record]:
@@ -99,10 +102,9 @@ def read_records(path: str | os.PathLike) -> list[Record]:
     if not path.exists():
         raise InputError(f"records file not found: {path}")
     records = []
-    opener = gzip.open if path.suffix == ".gz" else open
     number = 0
     try:
-        with opener(path, "rt") as handle:
+        with open_records(path) as handle:
             for number, line in enumerate(handle, start=1):  # noqa: B007 (number names the bad line below)
                 if line.strip():
                     records.append(Record.from_json(json.loads(line)))
