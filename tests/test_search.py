@@ -76,7 +76,7 @@ def mixture_loving_evaluator(space, task_meta_features):
     rng = np.random.default_rng(5)
     archs = [space.sample(rng) if i % 3 == 0 else space.sample_continuous(rng) for i in range(300)]
     groups = np.arange(300) % len(task_meta_features)
-    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=40, seed=0))
+    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=150, learning_rate=0.05, seed=0))
     evaluator.fit(
         task_meta_features[groups],
         np.stack([a.to_vector() for a in archs]),
@@ -92,7 +92,9 @@ def test_the_chosen_architecture_is_discrete_even_when_mixtures_score_higher(mix
     assert not best_overall.architecture.is_discrete  # the premise: a mixture scores highest
     assert result.best.architecture.is_discrete
     assert result.best.predicted_score < best_overall.predicted_score
-    assert result.best.predicted_score == max(c.predicted_score for c in result.candidates if c.architecture.is_discrete)
+    discrete = [c for c in result.candidates if c.architecture.is_discrete]
+    # the winner has the best lower confidence bound (mean - spread, the default risk aversion)
+    assert result.best.predicted_score - result.best.spread == max(c.predicted_score - c.spread for c in discrete)
 
 
 def test_gradient_search_rescores_the_discretized_points(gradient_result):
@@ -103,8 +105,15 @@ def test_gradient_search_rescores_the_discretized_points(gradient_result):
 
 def test_random_search_returns_the_best_it_scored(random_result):
     assert all(c.architecture.is_discrete for c in random_result.candidates)
-    assert random_result.best.predicted_score == max(c.predicted_score for c in random_result.candidates)
+    assert random_result.best.predicted_score - random_result.best.spread == max(
+        c.predicted_score - c.spread for c in random_result.candidates
+    )
     assert random_result.method == "random"
+
+
+def test_risk_aversion_zero_takes_the_plain_maximum(tiny_evaluator, tiny_meta_features):
+    result = random_search(tiny_evaluator, tiny_meta_features, num_samples=60, rounds=2, seed=1, risk_aversion=0.0)
+    assert result.best.predicted_score == max(c.predicted_score for c in result.candidates)
 
 
 def test_search_is_seeded(tiny_evaluator, tiny_meta_features, random_result):

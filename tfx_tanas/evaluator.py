@@ -321,6 +321,7 @@ class ArchitectureSummary(keras.layers.Layer):
                 tf.reduce_mean(beta, axis=1, keepdims=True),
                 tf.reduce_sum(beta * width, axis=1, keepdims=True) / J,
                 tf.reduce_max(beta * width, axis=1, keepdims=True),
+                beta * width,  # per layer
                 tf.reduce_sum(beta[:, :, None] * activation_mix, axis=1) / J,
             ],
             axis=1,

@@ -6,8 +6,10 @@
 * :func:`random_search`: random architectures, then random perturbations of the best so far.
 
 Both score every candidate they visit, discretize the visited points and re-score those; the
-highest-scoring discrete candidate is the final architecture (a discrete architecture is what gets
-trained and served). All visited candidates are returned with their scores.
+discrete candidate with the highest score is the final architecture (a discrete architecture is
+what gets trained and served). With an ensemble evaluator the score is the lower confidence bound
+``mean - risk_aversion * spread`` (``risk_aversion=0`` is the plain maximum). All visited candidates
+are returned with their scores.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def gradient_ascent_search(
     steps: int = 60,
     learning_rate: float = 0.3,
     seed: int = 0,
+    risk_aversion: float = 1.0,
 ) -> SearchResult:
     """Multi-start gradient ascent on the evaluator's score over (alpha, beta, gamma) logits."""
     started = time.perf_counter()
@@ -134,7 +137,7 @@ def gradient_ascent_search(
         for step in range(len(visited_u))
         for start in range(starts)
     ]
-    return _finish(evaluator, meta_features, candidates, started, "gradient")
+    return _finish(evaluator, meta_features, candidates, started, "gradient", risk_aversion)
 
 
 def random_search(
@@ -143,6 +146,7 @@ def random_search(
     num_samples: int = 512,
     rounds: int = 4,
     seed: int = 0,
+    risk_aversion: float = 1.0,
 ) -> SearchResult:
     """Half the budget on random discrete architectures, the rest on mutations of the best so far."""
     started = time.perf_counter()
@@ -155,7 +159,7 @@ def random_search(
         best = max(candidates, key=lambda c: c.predicted_score).architecture
         mutants = [mutate(best, rng) for _ in range(per_round)]
         candidates += _score(evaluator, meta_features, mutants, "random", step=round_index)
-    return _finish(evaluator, meta_features, candidates, started, "random")
+    return _finish(evaluator, meta_features, candidates, started, "random", risk_aversion)
 
 
 def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
@@ -185,17 +189,19 @@ def _score(evaluator: Evaluator, meta_features: MetaFeatures, archs: list[Archit
     ]
 
 
-def _finish(evaluator: Evaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str) -> SearchResult:
-    """Discretize every visited candidate, re-score the distinct ones, pick the best discrete one."""
+def _finish(
+    evaluator: Evaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, risk_aversion: float
+) -> SearchResult:
+    """Discretize every visited candidate, score the distinct discrete ones not scored yet, and pick
+    the best lower confidence bound ``mean - risk_aversion * spread``: where the ensemble disagrees,
+    the evaluator is extrapolating, and a high mean there is more often an error than a find."""
+    scored = {c.architecture.key for c in visited if c.architecture.is_discrete and c.origin == "random"}
     distinct: dict[str, Architecture] = {}
     for candidate in visited:
         discrete = candidate.architecture.discretize()
         distinct.setdefault(discrete.key, discrete)
-    already = {c.architecture.key for c in visited if c.architecture.is_discrete}
-    rescored = _score(evaluator, meta_features, [a for k, a in distinct.items() if k not in already], "discretized", step=-1) if len(distinct) > len(already) else []
-    candidates = visited + rescored
-    discrete_candidates = [c for c in candidates if c.architecture.is_discrete]
-    best = max(discrete_candidates, key=lambda c: c.predicted_score)
-    if best.spread == 0.0 and len(evaluator.members) > 1:
-        best = _score(evaluator, meta_features, [best.architecture], best.origin, best.step)[0]
+    todo = [a for key, a in distinct.items() if key not in scored]
+    candidates = visited + (_score(evaluator, meta_features, todo, "discretized", step=-1) if todo else [])
+    eligible = [c for c in candidates if c.architecture.is_discrete and c.origin != "gradient"]
+    best = max(eligible, key=lambda c: c.predicted_score - risk_aversion * c.spread)
     return SearchResult(best, candidates, time.perf_counter() - started, method)
