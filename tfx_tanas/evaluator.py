@@ -1,8 +1,10 @@
 """The evaluator network: (meta-features z, architecture encoding u) -> predicted score (claim 10).
 
 A small ensemble of fully connected networks (default 50-50-50-10 -> 1, as in the patent), trained
-with SGD + momentum. ``loss="squared_error"`` is the patent's objective; ``loss="pairwise"`` adds a
-within-task ranking term, since search only needs the order of architectures on one task.
+with SGD + momentum. ``loss="squared_error"`` is the patent's objective; ``"pairwise"`` adds a ranking
+term over pairs of architectures of the same task, ``"within_task"`` the squared error of each
+score's deviation from its task's mean: search only needs the order of architectures on one task,
+and a plain squared error spends most of its effort on how hard each task is.
 Like a NASLib predictor it is ``fit`` then ``predict``; it saves to and loads from one directory
 that records the search space and meta-feature version it was trained for.
 """
@@ -29,7 +31,7 @@ from tfx_tanas.search_space import SearchSpace
 log = logging.getLogger(__name__)
 
 EVALUATOR_FORMAT_VERSION = 1
-LOSSES = ("squared_error", "pairwise")
+LOSSES = ("squared_error", "pairwise", "within_task")
 META_FEATURE_MODES = ("tfdv", "learned", "both")
 
 
@@ -43,7 +45,7 @@ class EvaluatorConfig:
     epochs: int = 150
     batch_size: int = 64
     ensemble_size: int = 1
-    ranking_weight: float = 1.0  # weight of the pairwise term when loss="pairwise"
+    ranking_weight: float = 3.0  # weight of the within-task term of loss="pairwise" or "within_task"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -117,7 +119,8 @@ class Evaluator:
         keras.utils.set_random_seed(self.config.seed + index)
         inputs = keras.Input((self.context_size + self.space.encoding_size,))
         encoding = inputs[:, self.context_size :]
-        h = keras.layers.Concatenate()([inputs, ArchitectureSummary(self.space)(encoding)])
+        summary = ArchitectureSummary(self.space)(encoding)
+        h = keras.layers.Concatenate()([inputs, summary])
         for units in self.config.hidden_units:
             h = keras.layers.Dense(units, activation="relu")(h)
         head = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(h)[:, 0], name=f"evaluator_{index}")
@@ -338,12 +341,14 @@ def _fit_member(
     samples: np.ndarray | None,
     seed: int,
 ) -> None:
-    """SGD + momentum on squared error (+ the within-task ranking term for ``loss="pairwise"``)."""
+    """SGD + momentum on squared error, plus for ``pairwise`` a ranking term over pairs of the same
+    task, or for ``within_task`` the squared error of deviations from the task's mean score."""
     config = evaluator.config
     optimizer = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
     variables = member.trainable_variables
     optimizer.build(variables)
     pairwise = config.loss == "pairwise"
+    within_task = config.loss == "within_task"
     all_samples = tf.constant(samples) if samples is not None else None
 
     @tf.function(reduce_retracing=True)
@@ -352,6 +357,13 @@ def _fit_member(
             # the set encoder runs on every task's sample once per step, then rows pick theirs
             pred = member.head(evaluator._inputs(member, zb, ub, all_samples, gb), training=True)
             loss = tf.reduce_mean(tf.square(pred - yb))
+            if within_task:
+                _, local = tf.unique(gb)
+                count = tf.reduce_max(local) + 1
+                deviation = (pred - tf.gather(tf.math.unsorted_segment_mean(pred, local, count), local)) - (
+                    yb - tf.gather(tf.math.unsorted_segment_mean(yb, local, count), local)
+                )
+                loss = loss + config.ranking_weight * tf.reduce_mean(tf.square(deviation))
             if pairwise:
                 same_task = tf.equal(gb[:, None], gb[None, :])
                 better = yb[:, None] - yb[None, :] > 0.005
@@ -365,7 +377,7 @@ def _fit_member(
     rng = np.random.default_rng(seed)
     batch = min(config.batch_size, len(y))
     for _ in range(config.epochs):
-        order = _task_clustered_order(groups, rng) if pairwise else rng.permutation(len(y))
+        order = _task_clustered_order(groups, rng) if config.loss != "squared_error" else rng.permutation(len(y))
         for start in range(0, len(y) - batch + 1, batch):
             rows = order[start : start + batch]
             step(statistics[rows], encodings[rows], y[rows], groups[rows])
