@@ -38,7 +38,7 @@ META_FEATURE_MODES = ("tfdv", "learned", "both")
 @dataclasses.dataclass(frozen=True)
 class EvaluatorConfig:
     hidden_units: tuple[int, ...] = (50, 50, 50, 10)
-    loss: str = "squared_error"
+    loss: str = "within_task"  # the shipped choice (benchmarks/evaluator_cv.py); "squared_error" is the patent's
     meta_features: str = "tfdv"  # "tfdv": TFDV meta-features, "learned": set encoder (claim 11), or "both"
     learning_rate: float = 0.01
     momentum: float = 0.9

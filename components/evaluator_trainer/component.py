@@ -15,8 +15,8 @@ _DEFAULTS = EvaluatorConfig()
 class EvaluatorTrainer(base_component.BaseComponent):
     """Trains the evaluator network (meta-features, architecture) -> predicted score on records.
 
-    Parameters mirror :class:`tfx_tanas.evaluator.EvaluatorConfig`: ``loss`` ("squared_error",
-    the patent's objective, or "pairwise"), ``meta_features_mode`` ("tfdv" statistics, "learned" by a
+    Parameters mirror :class:`tfx_tanas.evaluator.EvaluatorConfig`: ``loss`` ("within_task", the
+    default; "squared_error", the patent's objective; or "pairwise"), ``meta_features_mode`` ("tfdv" statistics, "learned" by a
     set encoder trained jointly, or "both"), ``ensemble_size``, ``epochs``, ``seed``.
 
     Output ``evaluator``: a ``components.Evaluator`` artifact, the directory ArchSearcher loads.
