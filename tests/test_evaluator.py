@@ -48,6 +48,10 @@ def test_ensemble_reports_a_spread(space, task_meta_features, held_out):
     assert prediction.std.shape == truth.shape
     assert (prediction.std > 0).any()
 
+    # the frozen scorer that gradient ascent differentiates gives exactly the ensemble mean
+    scorer = evaluator.frozen_scorer(evaluator.normalized(task_meta_features[0]))
+    np.testing.assert_allclose(scorer(encodings).numpy(), prediction.mean, atol=1e-6)
+
 
 @pytest.fixture
 def saved_copy(tiny_evaluator_dir, tmp_path):

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 EVALUATOR_FORMAT_VERSION = 1
 LOSSES = ("squared_error", "pairwise", "within_task")
 META_FEATURE_MODES = ("tfdv", "learned", "both")
+_TF_ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.sigmoid, "linear": tf.identity}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,12 +187,38 @@ class Evaluator:
         )
         return Prediction(outputs.mean(axis=0), outputs.std(axis=0))
 
-    def score_tensor(self, normalized_meta_features: tf.Tensor, encodings: tf.Tensor, task_sample: np.ndarray | None = None) -> tf.Tensor:
-        """Differentiable ensemble mean for gradient ascent; the weights stay fixed (not trained)."""
-        statistics = tf.repeat(normalized_meta_features[None, :], tf.shape(encodings)[0], axis=0)
+    def frozen_scorer(self, normalized_meta_features: np.ndarray, task_sample: np.ndarray | None = None) -> Callable[[tf.Tensor], tf.Tensor]:
+        """``u -> ensemble mean score`` for one task, as plain TF ops on constant weights.
+
+        For gradient ascent: the evaluator is frozen by construction, and tracing a few matmuls
+        costs far less than tracing the Keras models (it dominated a search's time).
+        """
         sample = self._checked_sample(task_sample)
-        outputs = [m.head(self._inputs(m, statistics, encodings, sample, None), training=False) for m in self.members]
-        return tf.add_n(outputs) / len(self.members)
+        summary = ArchitectureSummary(self.space)
+        members = []
+        for member in self.members:
+            parts = [np.asarray(normalized_meta_features, np.float32)] if self.config.uses_statistics else []
+            if member.encoder is not None:
+                parts.append(member.encoder(sample, training=False).numpy()[0])
+            context = tf.constant(np.concatenate(parts) if parts else np.zeros(0, np.float32))
+            dense = [layer for layer in member.head.layers if isinstance(layer, keras.layers.Dense)]
+            members.append(
+                (context, [(tf.constant(d.kernel.numpy()), tf.constant(d.bias.numpy()), _TF_ACTIVATIONS[d.activation.__name__]) for d in dense])
+            )
+
+        def score(encodings: tf.Tensor) -> tf.Tensor:
+            encodings = tf.cast(encodings, tf.float32)
+            batch = tf.shape(encodings)[0]
+            shape = summary.call(encodings)
+            outputs = []
+            for context, layers in members:
+                h = tf.concat([tf.repeat(context[None, :], batch, axis=0), encodings, shape], axis=1)
+                for kernel, bias, activation in layers:
+                    h = activation(tf.matmul(h, kernel) + bias)
+                outputs.append(h[:, 0])
+            return tf.add_n(outputs) / len(members)
+
+        return score
 
     def _checked_sample(self, task_sample: np.ndarray | None) -> tf.Tensor | None:
         if not self.config.uses_learned:

@@ -103,7 +103,7 @@ def gradient_ascent_search(
     started = time.perf_counter()
     space = evaluator.space
     rng = np.random.default_rng(seed)
-    z = tf.constant(evaluator.normalized(meta_features.vector(evaluator.meta_feature_names)))
+    score = evaluator.frozen_scorer(evaluator.normalized(meta_features.vector(evaluator.meta_feature_names)), meta_features.sample)
     J, p, E = space.num_layers, space.num_baselines, len(space.embeddings)
     alpha_logits = tf.Variable(rng.normal(0, 1, (starts, J, p)).astype(np.float32))
     beta_logits = tf.Variable(rng.normal(0, 1, (starts, J)).astype(np.float32))
@@ -118,7 +118,7 @@ def gradient_ascent_search(
     def ascend() -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             u = encode()
-            scores = evaluator.score_tensor(z, u, meta_features.sample)
+            scores = score(u)
             objective = tf.reduce_sum(scores)  # starts are independent: summing keeps their gradients apart
         for variable, gradient in zip(variables, tape.gradient(objective, variables)):
             variable.assign_add(learning_rate * gradient / (tf.norm(gradient) / np.sqrt(starts) + 1e-8))
@@ -131,7 +131,7 @@ def gradient_ascent_search(
         visited_scores.append(scores.numpy())
     final_u = encode().numpy()
     visited_u.append(final_u)
-    visited_scores.append(evaluator.score_tensor(z, tf.constant(final_u), meta_features.sample).numpy())
+    visited_scores.append(score(tf.constant(final_u)).numpy())
     candidates = [
         Candidate(Architecture.from_vector(space, visited_u[step][start]), float(visited_scores[step][start]), 0.0, "gradient", start, step)
         for step in range(len(visited_u))
