@@ -161,7 +161,7 @@ class Evaluator:
             if missing:
                 raise InputError(f"learned meta-features need a data sample of every task; missing {missing[:3]}")
             samples = np.stack([task_samples[t] for t in task_names])
-        statistics = self._normalize(meta_features)
+        statistics = self.normalized(meta_features)
         y = np.asarray(scores, np.float32)
         rng = np.random.default_rng(self.config.seed)
         tasks = np.arange(len(task_names))
@@ -180,7 +180,7 @@ class Evaluator:
         meta_features = np.atleast_2d(np.asarray(meta_features, np.float32))
         if meta_features.shape[0] == 1:
             meta_features = np.repeat(meta_features, len(encodings), axis=0)
-        statistics = tf.constant(self._normalize(meta_features))
+        statistics = tf.constant(self.normalized(meta_features))
         sample = self._checked_sample(task_sample)
         outputs = np.stack(
             [m.head(self._inputs(m, statistics, encodings, sample, None), training=False).numpy() for m in self.members]
@@ -239,11 +239,9 @@ class Evaluator:
             parts.append(embeddings)
         return tf.concat([*parts, tf.cast(encodings, tf.float32)], axis=1)
 
-    def _normalize(self, meta_features: np.ndarray) -> np.ndarray:
-        return ((meta_features - self.z_mean) / self.z_std).astype(np.float32)
-
     def normalized(self, meta_features: np.ndarray) -> np.ndarray:
-        return self._normalize(np.asarray(meta_features, np.float32))
+        """Meta-features z-scored with the training records' mean and std."""
+        return ((np.asarray(meta_features, np.float32) - self.z_mean) / self.z_std).astype(np.float32)
 
     def out_of_range(self, meta_features: np.ndarray) -> list[str]:
         """Meta-features outside the range seen in training (predictions there are extrapolations)."""
