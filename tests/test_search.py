@@ -76,7 +76,7 @@ def mixture_loving_evaluator(space, task_meta_features):
     rng = np.random.default_rng(5)
     archs = [space.sample(rng) if i % 3 == 0 else space.sample_continuous(rng) for i in range(300)]
     groups = np.arange(300) % len(task_meta_features)
-    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=150, learning_rate=0.05, seed=0))
+    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=150, learning_rate=0.01, seed=0))
     evaluator.fit(
         task_meta_features[groups],
         np.stack([a.to_vector() for a in archs]),

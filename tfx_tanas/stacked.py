@@ -60,7 +60,7 @@ class StackedNetworks(tf.Module):
         # gamma as a [K, kinds] matrix: one-hot for discrete networks
         gammas = np.stack([a.discretize().gamma if self.discrete else a.gamma for a in archs])
         self.gamma = tf.constant(gammas[:, [self.space.embeddings.index(k) for k in self.kinds]], tf.float32)
-        self.layers: list[dict[str, tf.Variable | tf.Tensor]] = []
+        self.layers: list[dict[str, tf.Variable | tf.Tensor | tuple[int, ...]]] = []
         width = self.input_width
         real_in = np.array([self._input_width(a) for a in archs])
         if self.discrete:
@@ -82,6 +82,7 @@ class StackedNetworks(tf.Module):
                         "kernel": tf.Variable(kernel, name=f"layer{j}_kernel"),
                         "bias": tf.Variable(np.zeros((K, out), np.float32), name=f"layer{j}_bias"),
                         "activation": tf.constant(activation[:, :, None, None]),
+                        "used_activations": tuple(int(i) for i in np.flatnonzero(activation.any(axis=0))),
                         "mask": tf.constant(mask[:, None, :]),
                         "present": tf.constant(present[:, None, None]),
                     }
@@ -110,6 +111,7 @@ class StackedNetworks(tf.Module):
                         "kernel": tf.Variable(kernel, name=f"layer{j}_kernel"),
                         "bias": tf.Variable(np.zeros((K, columns), np.float32), name=f"layer{j}_bias"),
                         "activation": tf.constant(activation),
+                        "used_activations": tuple(int(i) for i in np.flatnonzero(activation.any(axis=(0, 2, 3)))),
                         "mixing": tf.constant(mixing),
                         "beta": tf.constant(np.array([a.beta[j] for a in archs], np.float32)[:, None, None]),
                     }
@@ -135,9 +137,8 @@ class StackedNetworks(tf.Module):
         h = tf.einsum("ke,ebd->kbd", self.gamma, stacked_inputs)
         for layer in self.layers:
             z = tf.einsum("kbd,kdu->kbu", h, layer["kernel"][:, : h.shape[-1]]) + layer["bias"][:, None, :]
-            activated = sum(
-                layer["activation"][:, i] * _ACTIVATION_FUNCTIONS[name](z) for i, name in enumerate(ACTIVATIONS)
-            )
+            # only the activations some network uses here: gelu costs as much as the matmul
+            activated = sum(layer["activation"][:, i] * _ACTIVATION_FUNCTIONS[ACTIVATIONS[i]](z) for i in layer["used_activations"])
             if self.discrete:
                 out = activated * layer["mask"]
                 width = max(h.shape[-1], out.shape[-1])

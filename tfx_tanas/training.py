@@ -143,14 +143,9 @@ def train_architectures(
     ``train_seconds`` of a stacked group is the group's wall time divided among its members.
     """
     widths = task.encoder.widths
-    # Similar shapes (same embedding, similar widths) stack together, so little compute goes into zero padding.
-    order = sorted(range(len(architectures)), key=lambda i: _stack_key(architectures[i], widths))
-    chunks: list[list[int]] = []
-    for i in order:
-        if chunks and len(chunks[-1]) < group_size and architectures[chunks[-1][0]].is_discrete == architectures[i].is_discrete:
-            chunks[-1].append(i)
-        else:
-            chunks.append([i])
+    batch = protocol.batch_size(len(task.train.labels))
+    steps = protocol.epochs * (len(task.train.labels) // batch)
+    chunks = _stack_groups(architectures, widths, task.num_classes, batch, steps, group_size)
     results: dict[int, TrainResult] = {}
     for number, chunk in enumerate(chunks):
         trained = _train_stack(task, [architectures[i] for i in chunk], protocol, seed + number, keep_networks)
@@ -158,6 +153,63 @@ def train_architectures(
         if progress:
             progress(len(results), len(architectures))
     return [results[i] for i in range(len(architectures))]
+
+
+# Training a stack costs a fixed tracing + XLA compilation time, and per step a dispatch overhead
+# plus time proportional to the padded multiply-adds of all its networks (fitted on a 2-core CPU).
+_STACK_OVERHEAD_SECONDS = 1.0
+_STEP_OVERHEAD_SECONDS = 1e-3
+_FORWARD_MULTIPLY_ADDS_PER_SECOND = 1.2e10
+
+
+def _stack_groups(
+    architectures: Sequence[Architecture], widths: dict[str, int], num_classes: int, batch: int, steps: int, group_size: int
+) -> list[list[int]]:
+    """Split architectures into stacks of at most ``group_size`` that minimise estimated training time.
+
+    Small tasks are overhead-bound (one big stack is best); large ones are compute-bound, and a
+    network padded to a wider neighbour wastes work, so stacks of alike shapes win. Sorting by
+    shape, then cutting the sorted list optimally (dynamic programming over cut points), finds that
+    balance per task.
+    """
+    order = sorted(range(len(architectures)), key=lambda i: _stack_key(architectures[i], widths))
+    best = [0.0] + [math.inf] * len(order)
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(max(0, end - group_size), end):
+            members = [architectures[i] for i in order[start:end]]
+            if any(a.is_discrete != members[0].is_discrete for a in members):
+                continue
+            step = _STEP_OVERHEAD_SECONDS + batch * len(members) * _padded_multiply_adds(members, widths, num_classes) / _FORWARD_MULTIPLY_ADDS_PER_SECOND
+            seconds = _STACK_OVERHEAD_SECONDS + steps * step
+            if best[start] + seconds < best[end]:
+                best[end], cut[end] = best[start] + seconds, start
+    groups, end = [], len(order)
+    while end > 0:
+        groups.append(order[cut[end] : end])
+        end = cut[end]
+    return groups[::-1]
+
+
+def _padded_multiply_adds(archs: Sequence[Architecture], widths: dict[str, int], num_classes: int) -> int:
+    """Multiply-adds per example of one network of a stack, after padding to the stack's shapes
+    (mirrors :class:`~tfx_tanas.stacked.StackedNetworks`); activations count as one each."""
+    width = max(widths[k] for a in archs for k in used_embeddings(a))
+    total = 0
+    for j in range(archs[0].space.num_layers):
+        if archs[0].is_discrete:
+            units = [a.hidden_layers[j].units for a in archs if len(a.hidden_layers) > j]
+            if not units:
+                break
+            out, mixed = max(units), max(units)
+            activations = len({a.hidden_layers[j].activation for a in archs if len(a.hidden_layers) > j})
+        else:
+            out = max(sum(b.units for b, w in zip(a.space.baseline_layers, a.alpha[j]) if w > 0) for a in archs)
+            mixed = archs[0].space.max_units
+            activations = len(archs[0].space.activations)
+        total += width * out + out * activations + (out * mixed if not archs[0].is_discrete else 0)
+        width = max(width, mixed)
+    return total + width * num_classes
 
 
 def _stack_key(arch: Architecture, widths: dict[str, int]) -> tuple:

@@ -1,0 +1,61 @@
+"""How reproducible is a record's score? The ceiling on any evaluator's within-task Spearman.
+
+For a seeded sample of the records' tasks, trains the same architectures again under the default
+protocol, once with another weight initialization (same split) and once with another train /
+validation split, and prints the within-task Spearman correlation of the new scores with the
+recorded ones. An evaluator is measured against single noisy scores too, so a mean within-task
+Spearman near the split-to-split figure is as good as measuring the architectures again.
+
+    python benchmarks/score_reliability.py --records tfx_tanas/assets/records.jsonl.gz [--tasks 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+from tfx_tanas.records import read_records  # noqa: E402
+from tfx_tanas.tasks import task_from_id  # noqa: E402
+from tfx_tanas.training import DEFAULT_PROTOCOL, prepare_task, train_architectures  # noqa: E402
+
+RECORD_SEED = 0  # the split and initialization seed the records were generated with
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", required=True)
+    parser.add_argument("--tasks", type=int, default=24, help="number of tasks to retrain")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    by_task = collections.defaultdict(list)
+    for record in read_records(args.records):
+        by_task[record.task].append(record)
+    names = sorted(by_task)
+    chosen = [names[i] for i in np.random.default_rng(args.seed).choice(len(names), min(args.tasks, len(names)), replace=False)]
+    print("| task | rows | Spearman, new initialization | Spearman, new split |")
+    print("| --- | ---: | ---: | ---: |")
+    figures = []
+    for name in chosen:
+        records = by_task[name]
+        task = task_from_id(name)
+        frame = task.load(seed=RECORD_SEED)
+        recorded = [r.score for r in records]
+        row = []
+        for split_seed in (RECORD_SEED, RECORD_SEED + 3):
+            prepared = prepare_task(frame, task.label, DEFAULT_PROTOCOL, split_seed)
+            again = train_architectures(prepared, [r.architecture for r in records], DEFAULT_PROTOCOL, seed=7, group_size=20)
+            row.append(spearmanr(recorded, [r.score for r in again]).statistic)
+        figures.append(row)
+        print(f"| {name} | {len(frame)} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
+    mean = np.nanmean(figures, axis=0)
+    print(f"\nmean over {len(figures)} tasks: new initialization {mean[0]:.3f}, new split {mean[1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
