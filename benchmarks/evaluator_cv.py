@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=EvaluatorConfig.epochs)
     parser.add_argument(
         "--configs",
-        default="squared_error:tfdv,pairwise:tfdv,pairwise:learned,pairwise:both",
+        default="squared_error:tfdv,pairwise:tfdv,within_task:tfdv,within_task:learned",
         help="comma-separated loss:meta_features pairs",
     )
     args = parser.parse_args()

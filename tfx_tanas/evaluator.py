@@ -60,6 +60,8 @@ class EvaluatorConfig:
             raise InputError(f"evaluator loss must be one of {LOSSES}, got {self.loss!r}")
         if self.meta_features not in META_FEATURE_MODES:
             raise InputError(f"evaluator meta_features must be one of {META_FEATURE_MODES}, got {self.meta_features!r}")
+        if not 0.0 <= self.context_noise <= 1.0:  # the range Keras's GaussianNoise accepts
+            raise InputError(f"evaluator context_noise must lie in [0, 1], got {self.context_noise}")
         if self.ensemble_size < 1 or not self.hidden_units:
             raise InputError("evaluator needs ensemble_size >= 1 and at least one hidden layer")
 
