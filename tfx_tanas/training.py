@@ -137,7 +137,8 @@ def train_architectures(
     keep_networks: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[TrainResult]:
-    """Train each architecture under ``protocol``; ``group_size`` > 1 stacks up to that many per step.
+    """Train each architecture under ``protocol``; ``group_size`` > 1 stacks up to that many per step
+    (fewer where padding them to common shapes would cost more than it saves, see :func:`_stack_groups`).
 
     A network whose loss becomes NaN gets ``error`` set and score NaN; the others are unaffected.
     ``train_seconds`` of a stacked group is the group's wall time divided among its members.
