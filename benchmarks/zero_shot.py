@@ -39,7 +39,7 @@ from tfx_tanas.meta_features import meta_features_for_frame  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures, sample_architectures  # noqa: E402
 from tfx_tanas.records import read_records, to_arrays  # noqa: E402
 from tfx_tanas.search import search  # noqa: E402
-from tfx_tanas.search_space import Architecture, SearchSpace  # noqa: E402
+from tfx_tanas.search_space import Architecture, BaselineLayer, SearchSpace  # noqa: E402
 from tfx_tanas.tasks import Task  # noqa: E402
 from tfx_tanas.training import (  # noqa: E402
     DEFAULT_PROTOCOL,
@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N tasks (a quick run)")
     parser.add_argument("--kt-trials", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="train every chosen architecture this many times (seeds) and average its test accuracy"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +83,7 @@ def main() -> None:
     rows = []
     for index, task in enumerate(heldout, start=1):
         try:
-            row = evaluate_task(task, evaluator, records, best_average, args.kt_trials, args.seed)
+            row = evaluate_task(task, evaluator, records, best_average, args.kt_trials, args.seed, args.repeats)
         except Exception as err:  # a benchmark reports and goes on; the count below shows skips
             print(f"[{index}/{len(heldout)}] {task.task_id}: skipped ({type(err).__name__}: {err})", flush=True)
             continue
@@ -121,7 +124,10 @@ def _nearest_task_best(meta_vector: np.ndarray, evaluator: Evaluator, records) -
     return max(discrete, key=lambda r: r.score).architecture
 
 
-def evaluate_task(task: Task, evaluator: Evaluator, records, best_average: Architecture, kt_trials: int, seed: int) -> dict:
+def evaluate_task(task: Task, evaluator: Evaluator, records, best_average: Architecture, kt_trials: int, seed: int, repeats: int = 1) -> dict:
+    """Test accuracy of every method's architecture on one task. With ``repeats`` > 1 each chosen
+    architecture (KerasTuner's too) is trained that many times with other seeds and its test
+    accuracies averaged, so one lucky or unlucky training does not decide a comparison."""
     frame = clean_frame(task.load(seed=seed), task.label)
     labels = pd.factorize(frame[task.label].astype(str))[0]
     first = stratified_split(labels, 0.2, seed)  # 80% a user has / 20% test
@@ -149,24 +155,38 @@ def evaluate_task(task: Task, evaluator: Evaluator, records, best_average: Archi
     started = time.perf_counter()
     [pick_result] = train_architectures(prepared, [chosen["tanas-gradient"]], seed=seed, keep_networks=True)
     pick_train_seconds = time.perf_counter() - started
-    others = train_architectures(prepared, list(chosen.values())[1:] + randoms, seed=seed, group_size=24, keep_networks=True)
-    test_accuracy = [accuracy(prepared, r, test) for r in [pick_result, *others]]
     row = {"task": task.task_id, "rows": len(frame)}
+    started = time.perf_counter()
+    tuner_accuracy, tuner_architecture = kerastuner_search(prepared, test, kt_trials, seed)
+    row["seconds kerastuner-10"] = time.perf_counter() - started
+    if repeats == 1:
+        others = train_architectures(prepared, list(chosen.values())[1:] + randoms, seed=seed, group_size=24, keep_networks=True)
+        test_accuracy = [accuracy(prepared, r, test) for r in [pick_result, *others]]
+        row["kerastuner-10"] = tuner_accuracy
+    else:
+        archs = [*chosen.values(), *randoms, tuner_architecture]
+        test_accuracy = np.mean(
+            [
+                [accuracy(prepared, r, test) for r in train_architectures(prepared, archs, seed=seed + k, group_size=24, keep_networks=True)]
+                for k in range(repeats)
+            ],
+            axis=0,
+        )
+        row["kerastuner-10"] = float(test_accuracy[-1])
+        test_accuracy = test_accuracy[:-1]
     for name, value in zip(chosen, test_accuracy[: len(chosen)]):
-        row[name] = value
+        row[name] = float(value)
     random_accuracy = test_accuracy[len(chosen) :]
     row["random"] = float(np.mean(random_accuracy[: len(references)]))
     row["oracle-20"] = float(np.max(random_accuracy))
-    started = time.perf_counter()
-    row["kerastuner-10"] = kerastuner_accuracy(prepared, test, kt_trials, seed)
     row["seconds tanas-gradient"] = picks["tanas-gradient"][1] + pick_train_seconds
-    row["seconds kerastuner-10"] = time.perf_counter() - started
     row["tanas-gradient architecture"] = chosen["tanas-gradient"].describe()
     return row
 
 
-def kerastuner_accuracy(prepared: PreparedTask, test: EncodedSplit, trials: int, seed: int) -> float:
-    """KerasTuner RandomSearch over the same discrete space, trained under the same protocol."""
+def kerastuner_search(prepared: PreparedTask, test: EncodedSplit, trials: int, seed: int) -> tuple[float, Architecture]:
+    """KerasTuner RandomSearch over the same discrete space, trained under the same protocol:
+    the test accuracy of its best model, and that model's architecture."""
     import keras_tuner
 
     space = SearchSpace()
@@ -203,7 +223,20 @@ def kerastuner_accuracy(prepared: PreparedTask, test: EncodedSplit, trials: int,
             verbose=0,
         )
         best = tuner.get_best_models(1)[0]
-        return float((np.argmax(best.predict(stacked(test), verbose=0), axis=1) == test.labels).mean())
+        tuned = float((np.argmax(best.predict(stacked(test), verbose=0), axis=1) == test.labels).mean())
+        return tuned, _architecture_of(tuner.get_best_hyperparameters(1)[0], space)
+
+
+def _architecture_of(hp, space: SearchSpace) -> Architecture:
+    """The search-space point of a KerasTuner trial's hyperparameters."""
+    depth = hp.get("depth")
+    alpha = np.zeros((space.num_layers, space.num_baselines))
+    alpha[:, 0] = 1.0  # absent layers: any one-hot row, beta switches them off
+    for j in range(depth):
+        alpha[j] = 0.0
+        alpha[j, space.baseline_layers.index(BaselineLayer(hp.get(f"units_{j}"), hp.get(f"activation_{j}")))] = 1.0
+    gamma = np.eye(len(space.embeddings))[space.embeddings.index(hp.get("embedding"))]
+    return Architecture(space, alpha, (np.arange(space.num_layers) < depth).astype(float), gamma)
 
 
 def write_report(table: pd.DataFrame, out: Path, num_tasks: int) -> None:
