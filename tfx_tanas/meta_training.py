@@ -2,8 +2,9 @@
 
 :func:`records_for_task` is the unit of work (one task, a list of architectures); the sequential
 :func:`generate_records` and the Beam-based TFX component both call it. Generation appends whole
-records as each task finishes and skips (task, architecture) pairs already in the file, so an
-interrupted run resumes where it stopped.
+records as each task finishes and skips (task, architecture, measurement seed) triples already in
+the file, so an interrupted run resumes where it stopped, and a run asking for more measurements
+only trains the new ones.
 """
 
 from __future__ import annotations
@@ -65,19 +66,27 @@ def records_for_task(
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
     group_size: int = 16,
+    measurement: int = 0,
 ) -> list[Record]:
-    """Train every architecture on the task and return one record per successful training."""
+    """Train every architecture on the task and return one record per successful training.
+
+    ``seed`` picks the task's rows (large sets are subsampled); ``measurement`` seeds the
+    train/validation split and the weight initialization, so measurements 0, 1, ... of one
+    architecture are independent trainings on the same data."""
     frame = task.load(seed=seed)
     meta = meta_features_for_frame(frame, task.label)  # of the whole data set, as `tanas search` sees it
-    prepared = prepare_task(frame, task.label, protocol, seed)
-    results = train_architectures(prepared, architectures, protocol, seed, group_size=group_size)
+    prepared = prepare_task(frame, task.label, protocol, measurement)
+    results = train_architectures(prepared, architectures, protocol, measurement, group_size=group_size)
     records = []
     for result in results:
         if not result.ok:
             log.warning("task %s: architecture %s failed: %s", task.task_id, result.architecture.key, result.error)
             continue
         records.append(
-            Record(task.task_id, meta, result.architecture, result.score, result.train_seconds, result.num_params, protocol.version)
+            Record(
+                task.task_id, meta, result.architecture, result.score, result.train_seconds, result.num_params, protocol.version,
+                seeds=(measurement,),
+            )
         )
     return records
 
@@ -100,31 +109,36 @@ def generate_records(
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
     group_size: int = 16,
+    measurements: int = 1,
 ) -> GenerationSummary:
-    """Sequential generation with resume and progress logs; failing tasks are logged and counted."""
+    """Sequential generation with resume and progress logs; failing tasks are logged and counted.
+    Every architecture is trained ``measurements`` times (measurement seeds 0, 1, ...)."""
     out_path = Path(out_path)
-    done = _done_pairs(out_path)
+    done = _done_measurements(out_path)
     summary = GenerationSummary()
     started = time.perf_counter()
     for index, task in enumerate(tasks, start=1):
         archs = task_architectures(space, task, archs_per_task, seed, continuous_fraction)
-        todo = [a for a in archs if (task.task_id, a.key) not in done]
-        summary.records_already_present += len(archs) - len(todo)
-        if todo:
-            try:
-                records = records_for_task(task, todo, protocol, seed, group_size)
-            except (TanasError, ValueError) as err:
-                summary.tasks_skipped[task.task_id] = str(err)
-                log.warning("[%d/%d] skipped %s: %s", index, len(tasks), task.task_id, err)
-                continue
-            append_records(out_path, records)
-            summary.records_written += len(records)
+        todo_count = 0
+        try:
+            for measurement in range(measurements):
+                todo = [a for a in archs if (task.task_id, a.key, measurement) not in done]
+                summary.records_already_present += len(archs) - len(todo)
+                if todo:
+                    records = records_for_task(task, todo, protocol, seed, group_size, measurement)
+                    append_records(out_path, records)
+                    summary.records_written += len(records)
+                    todo_count += len(todo)
+        except (TanasError, ValueError) as err:
+            summary.tasks_skipped[task.task_id] = str(err)
+            log.warning("[%d/%d] skipped %s: %s", index, len(tasks), task.task_id, err)
+            continue
         summary.tasks_done += 1
         elapsed = time.perf_counter() - started
         eta = elapsed / index * (len(tasks) - index)
         log.info(
-            "[%d/%d] %s: %d trained, %d already present; %d records written; elapsed %.0fs, ETA %.0fs",
-            index, len(tasks), task.task_id, len(todo), len(archs) - len(todo), summary.records_written, elapsed, eta,
+            "[%d/%d] %s: %d trainings, %d already present; %d records written; elapsed %.0fs, ETA %.0fs",
+            index, len(tasks), task.task_id, todo_count, len(archs) * measurements - todo_count, summary.records_written, elapsed, eta,
         )
     summary.seconds = time.perf_counter() - started
     return summary
@@ -140,8 +154,9 @@ def task_samples(task_ids: Sequence[str], seed: int = 0) -> dict[str, np.ndarray
     return samples
 
 
-def _done_pairs(path: Path) -> set[tuple[str, str]]:
-    """(task, architecture key) pairs already in a records file; a torn last line is ignored."""
+def _done_measurements(path: Path) -> set[tuple[str, str, int]]:
+    """(task, architecture key, measurement seed) triples already in a records file; a torn last
+    line is ignored."""
     if not path.exists():
         return set()
     done = set()
@@ -155,8 +170,9 @@ def _done_pairs(path: Path) -> set[tuple[str, str]]:
             data = json.loads(line)
             space = SearchSpace.from_dict(data["search_space"])
             enc = data["architecture"]
-            done.add((data["task"], Architecture(space, enc["alpha"], enc["beta"], enc["gamma"]).key))
-        except (json.JSONDecodeError, KeyError, InputError):
+            key = Architecture(space, enc["alpha"], enc["beta"], enc["gamma"]).key
+            done.update((data["task"], key, int(seed)) for seed in data["seeds"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, InputError):
             if number == len(lines):
                 log.warning("%s: ignoring a torn last line (interrupted write); it will be redone", path)
                 with open_records(path, "wt") as handle:

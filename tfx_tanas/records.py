@@ -1,7 +1,10 @@
 """Evaluator training data: (task, meta-features, architecture, score) triplets as JSON lines.
 
-One line per trained (task, architecture). Every line carries the versions it was made under, so
-a file mixing versions, or a truncated or corrupt line, is refused on load with the line number.
+One line per measurement: a (task, architecture) trained under one measurement seed (its
+train/validation split and weight initialization). A single training's score is noisy (a second
+split ranks a task's architectures with Spearman of only about 0.5), so an evaluator trains on
+:func:`average_over_seeds`. Every line carries the versions it was made under, so a file mixing
+versions, or a truncated or corrupt line, is refused on load with the line number.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
 from tfx_tanas.search_space import Architecture, SearchSpace
 
-RECORDS_VERSION = 1
+RECORDS_VERSION = 2  # 2: "seeds" names the measurement seeds a score comes from
 _FIELDS = {
     "records_version",
     "task",
@@ -31,6 +34,7 @@ _FIELDS = {
     "train_seconds",
     "num_params",
     "protocol_version",
+    "seeds",
 }
 
 
@@ -43,6 +47,7 @@ class Record:
     train_seconds: float
     num_params: int
     protocol_version: int
+    seeds: tuple[int, ...] = (0,)  # measurement seeds the score is the mean over
 
     def to_json(self) -> dict[str, Any]:
         encoding = self.architecture.to_json()["encoding"]
@@ -56,6 +61,7 @@ class Record:
             "train_seconds": round(self.train_seconds, 4),
             "num_params": self.num_params,
             "protocol_version": self.protocol_version,
+            "seeds": list(self.seeds),
         }
 
     @classmethod
@@ -78,6 +84,7 @@ class Record:
             train_seconds=float(data["train_seconds"]),
             num_params=int(data["num_params"]),
             protocol_version=int(data["protocol_version"]),
+            seeds=tuple(int(seed) for seed in data["seeds"]),
         )
 
 
@@ -136,7 +143,26 @@ class TrainingArrays:
     groups: np.ndarray
 
 
+def average_over_seeds(records: Iterable[Record]) -> list[Record]:
+    """One record per (task, architecture), its score the mean over the measurements (seeds) of
+    that pair, in first-seen order."""
+    pairs: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        pairs.setdefault((record.task, record.architecture.key), []).append(record)
+    return [
+        dataclasses.replace(
+            group[0],
+            score=float(np.mean([r.score for r in group])),
+            train_seconds=float(np.mean([r.train_seconds for r in group])),
+            seeds=tuple(sorted(seed for r in group for seed in r.seeds)),
+        )
+        for group in pairs.values()
+    ]
+
+
 def to_arrays(records: list[Record]) -> TrainingArrays:
+    """Training arrays of the seed-averaged records."""
+    records = average_over_seeds(records)
     return TrainingArrays(
         meta_features=np.stack([r.meta_features.vector() for r in records]),
         encodings=np.stack([r.architecture.to_vector() for r in records]),
