@@ -29,6 +29,7 @@ ARCHITECTURES_PER_TASK_KEY = "architectures_per_task"
 CONTINUOUS_FRACTION_KEY = "continuous_fraction"
 CHUNK_SIZE_KEY = "chunk_size"
 SEED_KEY = "seed"
+MEASUREMENTS_KEY = "measurements"
 LOSS_KEY = "loss"
 META_FEATURE_MODE_KEY = "meta_features_mode"
 ENSEMBLE_SIZE_KEY = "ensemble_size"
@@ -59,6 +60,7 @@ class ArchitectureRecordsGenSpec(ComponentSpec):
         CONTINUOUS_FRACTION_KEY: ExecutionParameter(type=float),
         CHUNK_SIZE_KEY: ExecutionParameter(type=int),
         SEED_KEY: ExecutionParameter(type=int),
+        MEASUREMENTS_KEY: ExecutionParameter(type=int),
     }
     INPUTS = {}
     OUTPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.ArchitectureRecords)}

@@ -27,6 +27,7 @@ def create_offline_pipeline(
     chunk_size: int = 8,
     evaluator_config: EvaluatorConfig | None = None,
     seed: int = 0,
+    measurements: int = 2,
     beam_pipeline_args: Sequence[str] = LOCAL_PARALLEL_BEAM_ARGS,
     enable_cache: bool = True,
 ) -> pipeline.Pipeline:
@@ -41,6 +42,7 @@ def create_offline_pipeline(
         continuous_fraction=continuous_fraction,
         chunk_size=chunk_size,
         seed=seed,
+        measurements=measurements,
     )
     evaluator_trainer = EvaluatorTrainer(
         records=records_gen.outputs["records"],

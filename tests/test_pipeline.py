@@ -81,6 +81,7 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[No
         metadata_path=str(root / METADATA_FILE),
         architectures_per_task=4,
         chunk_size=2,
+        measurements=1,
         evaluator_config=EvaluatorConfig(epochs=30),
         beam_pipeline_args=["--direct_num_workers=2", "--direct_running_mode=multi_threading"],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 
@@ -10,7 +11,10 @@ import pytest
 
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
-from tfx_tanas.records import Record, append_records, read_records, to_arrays
+from tfx_tanas.meta_training import generate_records
+from tfx_tanas.records import Record, append_records, average_over_seeds, read_records, to_arrays
+from tfx_tanas.tasks import synthetic_tasks
+from tfx_tanas.training import TrainingProtocol
 
 
 @pytest.fixture
@@ -106,3 +110,25 @@ def test_missing_and_empty_records_files_are_input_errors(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n")
     with pytest.raises(InputError, match="no records"):
         read_records(tmp_path / "empty.jsonl")
+
+
+def test_measurements_of_one_architecture_are_averaged(records):
+    again = dataclasses.replace(records[0], score=records[0].score + 0.2, seeds=(1,))
+    averaged = average_over_seeds([*records, again])
+    assert [r.architecture.key for r in averaged] == [r.architecture.key for r in records]
+    assert averaged[0].score == pytest.approx(records[0].score + 0.1)
+    assert averaged[0].seeds == (0, 1)
+    assert to_arrays([*records, again]).scores[0] == pytest.approx(records[0].score + 0.1)
+
+
+def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, space):
+    task = synthetic_tasks(1, seed=5)[0]
+    path = tmp_path / "records.jsonl"
+    protocol = TrainingProtocol(epochs=2)
+    first = generate_records([task], path, space, archs_per_task=3, protocol=protocol)
+    assert (first.records_written, first.records_already_present) == (3, 0)
+    second = generate_records([task], path, space, archs_per_task=3, protocol=protocol, measurements=2)
+    assert (second.records_written, second.records_already_present) == (3, 3)
+    stored = read_records(path)
+    assert sorted(r.seeds[0] for r in stored) == [0, 0, 0, 1, 1, 1]
+    assert len(to_arrays(stored).scores) == 3  # one row per architecture, the mean of its two scores

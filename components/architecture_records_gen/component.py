@@ -20,7 +20,8 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
     ``tasks`` are :class:`tfx_tanas.tasks.Task` values (e.g. ``sklearn_tasks() +
     synthetic_tasks(60)``); each gets ``architectures_per_task`` seeded samples, a
     ``continuous_fraction`` of them continuous mixtures, trained in chunks of ``chunk_size``
-    per Beam element. Pass runner options with ``.with_beam_pipeline_args([...])`` or the
+    per Beam element, each ``measurements`` times (measurement seeds 0, 1, ...; the evaluator
+    fits the mean score). Pass runner options with ``.with_beam_pipeline_args([...])`` or the
     pipeline's ``beam_pipeline_args``.
 
     Output ``records``: a ``components.ArchitectureRecords`` artifact holding ``records.jsonl``
@@ -37,6 +38,7 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
         continuous_fraction: float = 0.2,
         chunk_size: int = 8,
         seed: int = 0,
+        measurements: int = 2,
     ):
         super().__init__(
             spec=specs.ArchitectureRecordsGenSpec(
@@ -45,6 +47,7 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
                 continuous_fraction=continuous_fraction,
                 chunk_size=chunk_size,
                 seed=seed,
+                measurements=measurements,
                 records=types.Channel(type=artifacts.ArchitectureRecords),
             )
         )

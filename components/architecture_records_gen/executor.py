@@ -1,6 +1,6 @@
 """ArchitectureRecordsGen executor: (task, chunk of architectures) trainings as Beam elements.
 
-Each element trains one chunk of a task's sampled architectures with
+Each element trains one chunk, under one measurement seed, of a task's sampled architectures with
 :func:`tfx_tanas.meta_training.records_for_task` (stacked, so a chunk costs about one training),
 so trainings spread over DirectRunner workers locally and over Flink/Spark/Dataflow workers
 through ``beam_pipeline_args``, unchanged. A task that cannot be used (unloadable, one class...)
@@ -46,13 +46,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         chunk_size = int(exec_properties[specs.CHUNK_SIZE_KEY])
         fraction = float(exec_properties[specs.CONTINUOUS_FRACTION_KEY])
         seed = int(exec_properties[specs.SEED_KEY])
-        if per_task < 1 or chunk_size < 1 or not 0.0 <= fraction <= 1.0:
-            raise InputError("architectures_per_task and chunk_size must be >= 1, continuous_fraction in [0, 1]")
+        measurements = int(exec_properties[specs.MEASUREMENTS_KEY])
+        if per_task < 1 or chunk_size < 1 or measurements < 1 or not 0.0 <= fraction <= 1.0:
+            raise InputError("architectures_per_task, chunk_size and measurements must be >= 1, continuous_fraction in [0, 1]")
         space = SearchSpace()
         work = [
-            (task, chunk)
+            (task, chunk, measurement)
             for task in tasks
             for chunk in _chunks(task_architectures(space, task, per_task, seed, fraction), chunk_size)
+            for measurement in range(measurements)
         ]
         output = artifact_utils.get_single_instance(output_dict[specs.RECORDS_KEY])
         records_path = os.path.join(output.uri, RECORDS_FILE)
@@ -88,10 +90,10 @@ class _TrainChunk(beam.DoFn):
     def __init__(self, seed: int):
         self._seed = seed
 
-    def process(self, element: tuple[Task, list[Architecture]]) -> Iterator[Any]:
-        task, architectures = element
+    def process(self, element: tuple[Task, list[Architecture], int]) -> Iterator[Any]:
+        task, architectures, measurement = element
         try:
-            records = records_for_task(task, architectures, DEFAULT_PROTOCOL, self._seed, group_size=len(architectures))
+            records = records_for_task(task, architectures, DEFAULT_PROTOCOL, self._seed, len(architectures), measurement)
         except (TanasError, ValueError) as err:
             yield beam.pvalue.TaggedOutput(_SKIPPED_TAG, json.dumps({"task": task.task_id, "reason": str(err)}))
             return

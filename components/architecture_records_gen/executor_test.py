@@ -37,6 +37,7 @@ def run(tasks: list[Task], out: Path, beam_pipeline_args: list[str] | None = Non
         "continuous_fraction": 0.0,
         "chunk_size": 2,
         "seed": 0,
+        "measurements": 2,
     }
     context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_pipeline_args or [])
     Executor(context).Do({}, {"records": [records]}, exec_properties)
@@ -47,7 +48,8 @@ def test_trains_every_architecture_and_logs_unusable_tasks(tmp_path: Path) -> No
     # Two Beam workers, as beam_pipeline_args would ask on any runner.
     output = run([SMALL_TASK, UNKNOWN_TASK], tmp_path, ["--direct_num_workers=2", "--direct_running_mode=multi_threading"])
     records = read_records(tmp_path / RECORDS_FILE)
-    assert len(records) == 3 == output.get_int_custom_property(artifacts.NUM_RECORDS)
+    assert len(records) == 6 == output.get_int_custom_property(artifacts.NUM_RECORDS)  # 3 architectures, 2 seeds each
+    assert sorted(r.seeds for r in records) == [(0,)] * 3 + [(1,)] * 3
     assert {r.task for r in records} == {SMALL_TASK.task_id}
     assert all(0.0 <= r.score <= 1.0 for r in records)
     assert len({r.architecture.key for r in records}) == 3
@@ -67,4 +69,5 @@ def test_malformed_tasks_are_refused(tmp_path: Path) -> None:
     records.uri = str(tmp_path)
     with pytest.raises(InputError, match="tasks must be a JSON list"):
         Executor().Do({}, {"records": [records]}, {"tasks": '[{"name": "iris"}]', "architectures_per_task": 3,
-                                                     "continuous_fraction": 0.0, "chunk_size": 2, "seed": 0})
+                                                     "continuous_fraction": 0.0, "chunk_size": 2, "seed": 0,
+                                                     "measurements": 1})
