@@ -125,10 +125,14 @@ def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, spa
     task = synthetic_tasks(1, seed=5)[0]
     path = tmp_path / "records.jsonl"
     protocol = TrainingProtocol(epochs=2)
-    first = generate_records([task], path, space, archs_per_task=3, protocol=protocol)
-    assert (first.records_written, first.records_already_present) == (3, 0)
-    second = generate_records([task], path, space, archs_per_task=3, protocol=protocol, measurements=2)
-    assert (second.records_written, second.records_already_present) == (3, 3)
+    # the 10 shared reference architectures and one continuous mixture, whose key must survive
+    # the rounding of the stored encoding for the resume to recognize it
+    options = {"archs_per_task": 11, "continuous_fraction": 1.0, "protocol": protocol}
+    first = generate_records([task], path, space, **options)
+    assert (first.records_written, first.records_already_present) == (11, 0)
+    second = generate_records([task], path, space, measurements=2, **options)
+    assert (second.records_written, second.records_already_present) == (11, 11)
     stored = read_records(path)
-    assert sorted(r.seeds[0] for r in stored) == [0, 0, 0, 1, 1, 1]
-    assert len(to_arrays(stored).scores) == 3  # one row per architecture, the mean of its two scores
+    assert sorted(r.seeds[0] for r in stored) == [0] * 11 + [1] * 11
+    assert sum(not r.architecture.is_discrete for r in stored) == 2
+    assert len(to_arrays(stored).scores) == 11  # one row per architecture, the mean of its two scores

@@ -55,6 +55,12 @@ def task_architectures(space: SearchSpace, task: Task, count: int, seed: int, co
     return references + sample_architectures(space, count - len(references), task_seed(task, seed), continuous_fraction)
 
 
+def stored_key(arch: Architecture) -> str:
+    """The key of ``arch`` as a records file gives it back: records store the encoding rounded, and
+    a mixture's key can change in that round trip, which would make resumed runs retrain it."""
+    return Architecture.from_json(arch.to_json()).key
+
+
 def task_seed(task: Task, seed: int) -> int:
     """A stable per-task seed, so a resumed run samples the same architectures."""
     return (seed * 1_000_003 + sum(ord(c) * (i + 1) for i, c in enumerate(task.task_id))) % (2**31)
@@ -122,7 +128,7 @@ def generate_records(
         todo_count = 0
         try:
             for measurement in range(measurements):
-                todo = [a for a in archs if (task.task_id, a.key, measurement) not in done]
+                todo = [a for a in archs if (task.task_id, stored_key(a), measurement) not in done]
                 summary.records_already_present += len(archs) - len(todo)
                 if todo:
                     records = records_for_task(task, todo, protocol, seed, group_size, measurement)

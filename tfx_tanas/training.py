@@ -5,7 +5,7 @@ An architecture's *score* is its validation accuracy averaged over the last
 Many architectures can be trained at once on the same task: their networks are stacked and
 optimised on the sum of their losses. Each network's gradient depends only on its own loss and
 Adam's update is per parameter, so this is the same optimisation as training each alone, with
-one Python/TF dispatch per step instead of one per architecture.
+the whole run one compiled XLA call instead of one dispatch per step and architecture.
 """
 
 from __future__ import annotations
@@ -173,15 +173,16 @@ def _stack_groups(
     shape, then cutting the sorted list optimally (dynamic programming over cut points), finds that
     balance per task.
     """
-    order = sorted(range(len(architectures)), key=lambda i: _stack_key(architectures[i], widths))
+    shapes = [_NetworkShape.of(a, widths) for a in architectures]
+    order = sorted(range(len(shapes)), key=lambda i: shapes[i].sort_key)
     best = [0.0] + [math.inf] * len(order)
     cut = [0] * (len(order) + 1)
     for end in range(1, len(order) + 1):
         for start in range(max(0, end - group_size), end):
-            members = [architectures[i] for i in order[start:end]]
-            if any(a.is_discrete != members[0].is_discrete for a in members):
+            members = [shapes[i] for i in order[start:end]]
+            if any(m.discrete != members[0].discrete for m in members):
                 continue
-            step = _STEP_OVERHEAD_SECONDS + batch * len(members) * _padded_multiply_adds(members, widths, num_classes) / _FORWARD_MULTIPLY_ADDS_PER_SECOND
+            step = _STEP_OVERHEAD_SECONDS + batch * len(members) * _padded_multiply_adds(members, num_classes) / _FORWARD_MULTIPLY_ADDS_PER_SECOND
             seconds = _STACK_OVERHEAD_SECONDS + steps * step
             if best[start] + seconds < best[end]:
                 best[end], cut[end] = best[start] + seconds, start
@@ -192,31 +193,60 @@ def _stack_groups(
     return groups[::-1]
 
 
-def _padded_multiply_adds(archs: Sequence[Architecture], widths: dict[str, int], num_classes: int) -> int:
+@dataclasses.dataclass(frozen=True)
+class _NetworkShape:
+    """What a network's cost in a stack depends on, computed once per architecture."""
+
+    discrete: bool
+    embedding: str
+    input_width: int
+    layers: tuple[tuple[int, str], ...]  # (units, activation) per layer of the discretized network
+    mixture_units: tuple[int, ...]  # continuous: per layer, the summed units of the baselines it mixes
+    mixed_units: int  # continuous: the widest baseline, every mixture's padded width
+    mixed_activations: int  # continuous: every activation of the space is computed
+
+    @classmethod
+    def of(cls, arch: Architecture, widths: dict[str, int]) -> _NetworkShape:
+        space = arch.space
+        discrete = arch.is_discrete
+        return cls(
+            discrete=discrete,
+            embedding=arch.embedding,
+            input_width=max(widths[k] for k in used_embeddings(arch)),
+            layers=tuple((layer.units, layer.activation) for layer in arch.hidden_layers),
+            mixture_units=() if discrete else tuple(
+                sum(b.units for b, w in zip(space.baseline_layers, row) if w > 0) for row in arch.alpha
+            ),
+            mixed_units=space.max_units,
+            mixed_activations=len(space.activations),
+        )
+
+    @property
+    def sort_key(self) -> tuple:
+        units = [u for u, _ in self.layers]
+        # the first layer reads the (often wide) embedding: its width matters most
+        return (not self.discrete, self.embedding, units[:1], max(units, default=0), len(units), units)
+
+
+def _padded_multiply_adds(shapes: Sequence[_NetworkShape], num_classes: int) -> int:
     """Multiply-adds per example of one network of a stack, after padding to the stack's shapes
-    (mirrors :class:`~tfx_tanas.stacked.StackedNetworks`); activations count as one each."""
-    width = max(widths[k] for a in archs for k in used_embeddings(a))
+    (mirrors :class:`~tfx_tanas.stacked.StackedNetworks`); activations count as one each.
+    Continuous mixtures compute every activation of every baseline."""
+    width = max(s.input_width for s in shapes)
     total = 0
-    for j in range(archs[0].space.num_layers):
-        if archs[0].is_discrete:
-            units = [a.hidden_layers[j].units for a in archs if len(a.hidden_layers) > j]
-            if not units:
-                break
-            out, mixed = max(units), max(units)
-            activations = len({a.hidden_layers[j].activation for a in archs if len(a.hidden_layers) > j})
-        else:
-            out = max(sum(b.units for b, w in zip(a.space.baseline_layers, a.alpha[j]) if w > 0) for a in archs)
-            mixed = archs[0].space.max_units
-            activations = len(archs[0].space.activations)
-        total += width * out + out * activations + (out * mixed if not archs[0].is_discrete else 0)
-        width = max(width, mixed)
+    if shapes[0].discrete:
+        for j in range(max(len(s.layers) for s in shapes)):
+            present = [s.layers[j] for s in shapes if len(s.layers) > j]
+            out = max(units for units, _ in present)
+            total += width * out + out * len({activation for _, activation in present})
+            width = max(width, out)
+    else:
+        mixed, activations = shapes[0].mixed_units, shapes[0].mixed_activations
+        for j in range(len(shapes[0].mixture_units)):
+            out = max(s.mixture_units[j] for s in shapes)
+            total += width * out + out * activations + out * mixed
+            width = max(width, mixed)
     return total + width * num_classes
-
-
-def _stack_key(arch: Architecture, widths: dict[str, int]) -> tuple:
-    units = [layer.units for layer in arch.hidden_layers]
-    # the first layer reads the (often wide) embedding: its width matters most
-    return (not arch.is_discrete, arch.embedding, units[:1], max(units, default=0), len(units), units)
 
 
 def _train_stack(
@@ -228,34 +258,46 @@ def _train_stack(
     variables = list(stack.trainable_variables)
     optimizer = _Adam(variables, protocol.learning_rate)
 
-    @tf.function(jit_compile=True)
-    def train_step(x, y):
+    train_x = stack.stack_inputs(task.train.embeddings)
+    train_y = tf.constant(task.train.labels.astype(np.int32))
+    val_x = stack.stack_inputs(task.validation.embeddings)
+    val_y = tf.constant(task.validation.labels.astype(np.int32))
+    num_train = len(task.train.labels)
+    batch = protocol.batch_size(num_train)
+    steps = num_train // batch
+    rng = np.random.default_rng(seed)
+    # every epoch's shuffled batches up front: the whole run is one compiled call, with no
+    # per-step Python dispatch or host sync (what bounds small tasks)
+    batches = np.stack([rng.permutation(num_train)[: steps * batch].reshape(steps, batch) for _ in range(protocol.epochs)])
+    batches_tensor = tf.constant(batches.astype(np.int32))
+
+    def train_step(rows: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            logits = stack(x)
-            labels = tf.broadcast_to(y[None, :], tf.shape(logits)[:2])
+            logits = stack(tf.gather(train_x, rows, axis=1))
+            labels = tf.broadcast_to(tf.gather(train_y, rows)[None, :], tf.shape(logits)[:2])
             losses = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), axis=1)
             total = tf.reduce_sum(losses)
         optimizer.apply(tape.gradient(total, variables))
         return losses
 
-    @tf.function(reduce_retracing=True)
-    def predict(x):
-        return tf.argmax(stack(x), axis=-1)
+    def train_epoch(epoch: tf.Tensor, finite: tf.Tensor, history: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        _, finite = tf.while_loop(
+            lambda step, _: step < steps,
+            lambda step, finite: (step + 1, finite & tf.math.is_finite(train_step(batches_tensor[epoch, step]))),
+            (tf.constant(0), finite),
+        )
+        predicted = tf.argmax(stack(val_x), axis=-1, output_type=tf.int32)
+        correct = tf.reduce_mean(tf.cast(tf.equal(predicted, val_y[None, :]), tf.float32), axis=1)
+        return epoch + 1, finite, tf.tensor_scatter_nd_update(history, [[epoch]], correct[None, :])
 
-    train_x = stack.stack_inputs(task.train.embeddings).numpy()
-    val_x = stack.stack_inputs(task.validation.embeddings)
-    num_train = len(task.train.labels)
-    batch = protocol.batch_size(num_train)
-    rng = np.random.default_rng(seed)
-    history = np.zeros((protocol.epochs, len(archs)))
-    diverged = np.zeros(len(archs), dtype=bool)
-    for epoch in range(protocol.epochs):
-        order = rng.permutation(num_train)
-        for b in range(num_train // batch):
-            rows = order[b * batch : (b + 1) * batch]
-            losses = train_step(train_x[:, rows], task.train.labels[rows].astype(np.int32))
-            diverged |= ~np.isfinite(losses.numpy())
-        history[epoch] = (predict(val_x).numpy() == task.validation.labels[None, :]).mean(axis=1)
+    @tf.function(jit_compile=True, autograph=False)
+    def train() -> tuple[tf.Tensor, tf.Tensor]:
+        start = (tf.constant(0), tf.ones(len(archs), tf.bool), tf.zeros((protocol.epochs, len(archs))))
+        _, finite, history = tf.while_loop(lambda epoch, *_: epoch < protocol.epochs, train_epoch, start)
+        return finite, history
+
+    finite, history = (t.numpy() for t in train())
+    diverged = ~finite
     seconds = (time.perf_counter() - started) / len(archs)
     results = []
     for i, arch in enumerate(archs):
