@@ -9,6 +9,7 @@ from tfx.orchestration import metadata, pipeline
 from components.architecture_records_gen.component import ArchitectureRecordsGen
 from components.evaluator_trainer.component import EvaluatorTrainer
 from tfx_tanas.evaluator import EvaluatorConfig
+from tfx_tanas.meta_training import CONTINUOUS_FRACTION
 from tfx_tanas.tasks import Task
 
 PIPELINE_NAME = "tanas-offline"
@@ -23,7 +24,7 @@ def create_offline_pipeline(
     metadata_path: str | None = None,
     pipeline_name: str = PIPELINE_NAME,
     architectures_per_task: int = 40,
-    continuous_fraction: float = 0.2,
+    continuous_fraction: float = CONTINUOUS_FRACTION,
     chunk_size: int = 8,
     evaluator_config: EvaluatorConfig | None = None,
     seed: int = 0,

@@ -136,3 +136,19 @@ def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, spa
     assert sorted(r.seeds[0] for r in stored) == [0] * 11 + [1] * 11
     assert sum(not r.architecture.is_discrete for r in stored) == 2
     assert len(to_arrays(stored).scores) == 11  # one row per architecture, the mean of its two scores
+
+
+def test_bundled_records_hold_exactly_what_generation_samples(space):
+    """`tanas build-evaluator` on the bundled file resumes it: every task's records are the
+    architectures generation samples for that task, so none is trained again or left out."""
+    from tfx_tanas.cli import bundled_evaluator_path
+    from tfx_tanas.meta_training import CONTINUOUS_FRACTION, stored_key, task_architectures
+    from tfx_tanas.tasks import task_from_id
+
+    by_task: dict[str, set[str]] = {}
+    for record in read_records(bundled_evaluator_path().parent / "records.jsonl.gz"):
+        by_task.setdefault(record.task, set()).add(record.architecture.key)
+    assert len(by_task) >= 150
+    for task_id, keys in by_task.items():
+        sampled = {stored_key(a) for a in task_architectures(space, task_from_id(task_id), 40, 0, CONTINUOUS_FRACTION)}
+        assert sampled == keys, task_id

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 REFERENCE_SEED = 20190130
+CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
 NUM_REFERENCES = 10
 
 
@@ -111,7 +112,7 @@ def generate_records(
     out_path: str | Path,
     space: SearchSpace,
     archs_per_task: int = 40,
-    continuous_fraction: float = 0.2,
+    continuous_fraction: float = CONTINUOUS_FRACTION,
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
     group_size: int = 16,
