@@ -72,10 +72,13 @@ def test_the_chosen_architecture_is_the_best_scored_discrete_candidate(which, re
 
 @pytest.fixture(scope="module")
 def mixture_loving_evaluator(space, task_meta_features):
-    """An evaluator that prefers half-open gates: every continuous midpoint beats every discrete network."""
+    """An evaluator that prefers half-open gates: every continuous midpoint beats every discrete network.
+
+    One training task: the rule holds everywhere, and with a few random tasks the ensemble's
+    members (each fitted on a bootstrap of tasks) would mostly learn the tasks apart instead."""
     rng = np.random.default_rng(5)
     archs = [space.sample(rng) if i % 3 == 0 else space.sample_continuous(rng) for i in range(300)]
-    groups = np.arange(300) % len(task_meta_features)
+    groups = np.zeros(300, dtype=int)
     evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=150, learning_rate=0.01, seed=0))
     evaluator.fit(
         task_meta_features[groups],
@@ -91,7 +94,7 @@ def test_the_chosen_architecture_is_discrete_even_when_mixtures_score_higher(mix
     best_overall = max(result.candidates, key=lambda c: c.predicted_score)
     assert not best_overall.architecture.is_discrete  # the premise: a mixture scores highest
     assert result.best.architecture.is_discrete
-    assert result.best.predicted_score < best_overall.predicted_score
+    assert result.best.predicted_score < best_overall.predicted_score - 0.05  # a real preference, not rounding
     discrete = [c for c in result.candidates if c.architecture.is_discrete]
     # the winner has the best lower confidence bound (mean - spread, the default risk aversion)
     assert result.best.predicted_score - result.best.spread == max(c.predicted_score - c.spread for c in discrete)

@@ -144,7 +144,7 @@ class Evaluator:
         for number, units in enumerate(self.config.hidden_units):
             h = keras.layers.Dense(units, activation="relu", name=f"merit_hidden_{number}")(h)
         merit = keras.layers.Dense(1, name="merit_output")(h)[:, 0]
-        level, spread = keras.activations.sigmoid(task[:, 0]), 0.1 * keras.activations.softplus(task[:, 1])
+        level, spread = _level_and_spread(task)
         head = keras.Model(inputs, {"score": level + spread * merit, "merit": merit}, name=f"evaluator_{index}")
         encoder = build_set_encoder(self.config.seed + index) if self.config.uses_learned else None
         return _Member(head, encoder)
@@ -446,7 +446,14 @@ def _task_level_and_spread(head: keras.Model, context: np.ndarray) -> tuple[floa
         t = np.maximum(context @ hidden.kernel.numpy() + hidden.bias.numpy(), 0.0) @ task.kernel.numpy() + task.bias.numpy()
     else:
         t = task.bias.numpy()
-    return float(1.0 / (1.0 + np.exp(-t[0]))), float(0.1 * np.logaddexp(0.0, t[1]))
+    level, spread = _level_and_spread(t)
+    return float(level), float(spread)
+
+
+def _level_and_spread(task_output):
+    """The task branch's two outputs as a level in (0, 1) and a positive spread (the model and
+    :func:`_task_level_and_spread` share it)."""
+    return keras.ops.sigmoid(task_output[..., 0]), 0.1 * keras.ops.softplus(task_output[..., 1])
 
 
 def _task_clustered_order(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
