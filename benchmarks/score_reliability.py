@@ -7,6 +7,10 @@ recorded ones. An evaluator is measured against single noisy scores too, so a me
 Spearman near the split-to-split figure is as good as measuring the architectures again.
 
     python benchmarks/score_reliability.py --records tfx_tanas/assets/records.jsonl.gz [--tasks 24]
+
+With ``--recorded``, nothing is trained: the records' own measurements (seeds 0 and 1: another
+split and initialization each) are compared on every task, and the Spearman-Brown formula gives
+the reliability of their mean, the score the evaluator fits.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ def main() -> None:
     parser.add_argument("--records", required=True)
     parser.add_argument("--tasks", type=int, default=24, help="number of tasks to retrain")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--recorded", action="store_true", help="compare the records' measurement seeds 0 and 1; train nothing")
     args = parser.parse_args()
     by_task = collections.defaultdict(list)
     for record in read_records(args.records):
         by_task[record.task].append(record)
+    if args.recorded:
+        compare_recorded_measurements(by_task)
+        return
     names = sorted(by_task)
     chosen = [names[i] for i in np.random.default_rng(args.seed).choice(len(names), min(args.tasks, len(names)), replace=False)]
     print("| task | rows | Spearman, new initialization | Spearman, new split |")
@@ -55,6 +63,22 @@ def main() -> None:
         print(f"| {name} | {len(frame)} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
     mean = np.nanmean(figures, axis=0)
     print(f"\nmean over {len(figures)} tasks: new initialization {mean[0]:.3f}, new split {mean[1]:.3f}")
+
+
+def compare_recorded_measurements(by_task: dict[str, list]) -> None:
+    """Within-task Spearman between measurement seeds 0 and 1 of the same architectures."""
+    figures = []
+    for records in by_task.values():
+        scores: dict[str, dict[int, float]] = collections.defaultdict(dict)
+        for record in records:
+            for seed in record.seeds:
+                scores[record.architecture.key][seed] = record.score
+        pairs = np.array([(s[0], s[1]) for s in scores.values() if 0 in s and 1 in s])
+        if len(pairs) >= 10 and pairs[:, 0].std() > 0 and pairs[:, 1].std() > 0:
+            figures.append(spearmanr(pairs[:, 0], pairs[:, 1]).statistic)
+    single = float(np.mean(figures))
+    print(f"{len(figures)} tasks with two measurements: within-task Spearman seed 0 vs seed 1 {single:.3f} "
+          f"(median {np.median(figures):.3f}); reliability of their mean (Spearman-Brown) {2 * single / (1 + single):.3f}")
 
 
 if __name__ == "__main__":
