@@ -9,7 +9,7 @@ from tfx.orchestration import metadata, pipeline
 from components.architecture_records_gen.component import ArchitectureRecordsGen
 from components.evaluator_trainer.component import EvaluatorTrainer
 from tfx_tanas.evaluator import EvaluatorConfig
-from tfx_tanas.meta_training import CONTINUOUS_FRACTION
+from tfx_tanas.meta_training import CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.tasks import Task
 
 PIPELINE_NAME = "tanas-offline"
@@ -28,7 +28,7 @@ def create_offline_pipeline(
     chunk_size: int = 8,
     evaluator_config: EvaluatorConfig | None = None,
     seed: int = 0,
-    measurements: int = 2,
+    measurements: int = MEASUREMENTS,
     beam_pipeline_args: Sequence[str] = LOCAL_PARALLEL_BEAM_ARGS,
     enable_cache: bool = True,
 ) -> pipeline.Pipeline:

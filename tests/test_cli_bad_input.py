@@ -236,3 +236,9 @@ def test_out_that_is_a_file_exits_2(tmp_path, tiny_csv, evaluator_copy, capsys):
     occupied.write_text("mine")
     argv = ["search", "--data", str(tiny_csv), "--label", LABEL, "--out", str(occupied), "--evaluator", str(evaluator_copy)]
     assert "is a file" in run_expecting_error(argv, tmp_path, capsys)
+
+
+def test_build_evaluator_refuses_zero_measurements(tmp_path, capsys):
+    argv = ["build-evaluator", "--records", str(tmp_path / "records.jsonl"), "--out", str(tmp_path / "evaluator"),
+            "--tasks", "sklearn", "--measurements", "0"]
+    assert "measurements must be at least 1" in run_expecting_error(argv, tmp_path, capsys)

@@ -128,7 +128,7 @@ def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, spa
     # the 10 shared reference architectures and one continuous mixture, whose key must survive
     # the rounding of the stored encoding for the resume to recognize it
     options = {"archs_per_task": 11, "continuous_fraction": 1.0, "protocol": protocol}
-    first = generate_records([task], path, space, **options)
+    first = generate_records([task], path, space, measurements=1, **options)
     assert (first.records_written, first.records_already_present) == (11, 0)
     second = generate_records([task], path, space, measurements=2, **options)
     assert (second.records_written, second.records_already_present) == (11, 11)

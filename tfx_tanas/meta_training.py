@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 REFERENCE_SEED = 20190130
 CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
+MEASUREMENTS = 2  # trainings (seeds) per architecture; one ranks a task's architectures too noisily
 NUM_REFERENCES = 10
 
 
@@ -116,10 +117,12 @@ def generate_records(
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
     group_size: int = 16,
-    measurements: int = 1,
+    measurements: int = MEASUREMENTS,
 ) -> GenerationSummary:
     """Sequential generation with resume and progress logs; failing tasks are logged and counted.
     Every architecture is trained ``measurements`` times (measurement seeds 0, 1, ...)."""
+    if measurements < 1:
+        raise InputError(f"measurements must be at least 1, got {measurements}")
     out_path = Path(out_path)
     done = _done_measurements(out_path)
     summary = GenerationSummary()

@@ -11,7 +11,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 
 from components import artifacts, specs
 from components.architecture_records_gen import executor
-from tfx_tanas.meta_training import CONTINUOUS_FRACTION
+from tfx_tanas.meta_training import CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.tasks import Task
 
 
@@ -39,7 +39,7 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
         continuous_fraction: float = CONTINUOUS_FRACTION,
         chunk_size: int = 8,
         seed: int = 0,
-        measurements: int = 2,
+        measurements: int = MEASUREMENTS,
     ):
         super().__init__(
             spec=specs.ArchitectureRecordsGenSpec(
