@@ -40,5 +40,5 @@ class Executor(base_executor.BaseExecutor):
         evaluator.save(output.uri)
         output.set_string_custom_property(artifacts.SEARCH_SPACE_FINGERPRINT, space.fingerprint)
         output.set_int_custom_property(artifacts.META_FEATURE_VERSION, META_FEATURE_VERSION)
-        output.set_int_custom_property(artifacts.NUM_RECORDS, len(records))
+        output.set_int_custom_property(artifacts.NUM_RECORDS, len(arrays.scores))  # seed-averaged, as fitted
         output.set_int_custom_property(artifacts.NUM_TASKS, len(set(arrays.groups)))

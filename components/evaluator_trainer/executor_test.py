@@ -24,7 +24,8 @@ def write_records(directory: Path, space: SearchSpace, tasks: int = 3, per_task:
     for task in range(tasks):
         meta = MetaFeatures(dict(zip(META_FEATURE_NAMES, rng.normal(size=len(META_FEATURE_NAMES)).tolist())))
         for arch in sample_architectures(space, per_task, seed=task):
-            records.append(Record(f"synthetic/task{task}", meta, arch, float(rng.uniform(0.4, 0.9)), 1.0, 100, 1))
+            for seed in (0, 1):  # two measurements of each architecture
+                records.append(Record(f"synthetic/task{task}", meta, arch, float(rng.uniform(0.4, 0.9)), 1.0, 100, 1, seeds=(seed,)))
     append_records(directory / RECORDS_FILE, records)
 
 
@@ -42,6 +43,7 @@ def test_trains_an_evaluator_for_the_records_search_space(tmp_path: Path) -> Non
     write_records(tmp_path / "records", SearchSpace())
     output = run(tmp_path / "records", tmp_path / "evaluator")
     loaded = Evaluator.load(output.uri, space=SearchSpace())
+    # 48 measurement lines: the evaluator fits one mean score per (task, architecture)
     assert loaded.training_summary == {"num_records": 24, "num_tasks": 3}
     assert output.get_int_custom_property(artifacts.NUM_RECORDS) == 24
     assert output.get_int_custom_property(artifacts.NUM_TASKS) == 3
