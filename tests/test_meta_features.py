@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.landmarkers import LANDMARK_MODELS, landmark_accuracies
 from tfx_tanas.meta_features import (
     META_FEATURE_NAMES,
     META_FEATURE_VERSION,
@@ -146,3 +147,21 @@ def test_single_class_label_is_refused():
     frame = pd.DataFrame({"x": np.arange(6.0), "y": ["a"] * 6})
     with pytest.raises(InputError, match="single class"):
         meta_features_for_frame(frame, "y")
+
+
+def test_landmarkers_tell_a_linear_task_from_a_non_linear_one():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 2))
+    linear = meta_features_for_frame(pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": x[:, 0] + x[:, 1] > 0}), "y").values
+    xor = meta_features_for_frame(pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": x[:, 0] * x[:, 1] > 0}), "y").values
+    assert linear["landmark_linear_gain"] > 0.35  # about 0.5 -> 1.0
+    assert abs(linear["landmark_forest_over_linear"]) < 0.1
+    assert xor["landmark_linear_gain"] < 0.1  # a line cannot split XOR
+    assert xor["landmark_forest_over_linear"] > 0.3
+    assert xor["landmark_neighbors_over_linear"] > 0.3
+
+
+def test_landmarkers_of_too_few_rows_credit_every_model_with_the_majority():
+    accuracies = landmark_accuracies(pd.DataFrame({"a": [1.0, 2.0], "y": ["p", "q"]}), "y")
+    assert set(accuracies) == set(LANDMARK_MODELS)
+    assert len(set(accuracies.values())) == 1

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tfx_tanas.errors import InputError, VersionMismatchError
-from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
-from tfx_tanas.meta_training import generate_records
+from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures, meta_features_for_frame
+from tfx_tanas.meta_training import generate_records, refresh_meta_features
 from tfx_tanas.records import Record, append_records, average_over_seeds, read_records, to_arrays
 from tfx_tanas.tasks import synthetic_tasks
 from tfx_tanas.training import TrainingProtocol
@@ -136,6 +136,26 @@ def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, spa
     assert sorted(r.seeds[0] for r in stored) == [0] * 11 + [1] * 11
     assert sum(not r.architecture.is_discrete for r in stored) == 2
     assert len(to_arrays(stored).scores) == 11  # one row per architecture, the mean of its two scores
+
+
+def test_stale_meta_features_are_recomputed_without_retraining(tmp_path, space):
+    task = synthetic_tasks(1, seed=5)[0]
+    path = tmp_path / "records.jsonl"
+    options = {"archs_per_task": 3, "protocol": TrainingProtocol(epochs=2), "measurements": 1}
+    generate_records([task], path, space, **options)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:  # as an older release wrote them: another version, one feature fewer
+        line["meta_features"] = {"version": META_FEATURE_VERSION - 1, "features": dict(list(line["meta_features"]["features"].items())[:-1])}
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    again = generate_records([task], path, space, **options)
+
+    assert again.records_written == 0
+    stored = read_records(path)
+    assert [r.score for r in stored] == [line["score"] for line in lines]
+    expected = meta_features_for_frame(task.load(), task.label).values
+    assert all(r.meta_features.values == pytest.approx(expected, rel=1e-6) for r in stored)
+    assert refresh_meta_features(path) == 0  # already current: the file is left alone
 
 
 def test_bundled_records_hold_exactly_what_generation_samples(space):

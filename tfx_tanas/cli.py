@@ -195,7 +195,7 @@ def _sample(args: argparse.Namespace) -> None:
 
 def _build_evaluator(args: argparse.Namespace) -> None:
     from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
-    from tfx_tanas.meta_training import generate_records, task_samples
+    from tfx_tanas.meta_training import generate_records, refresh_meta_features, task_samples
     from tfx_tanas.records import read_records, to_arrays
     from tfx_tanas.search_space import SearchSpace
     from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, synthetic_tasks
@@ -218,6 +218,8 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         )
         for task, reason in summary.tasks_skipped.items():
             log.warning("skipped %s: %s", task, reason)
+    else:
+        refresh_meta_features(args.records, args.seed)  # generation does it too; nothing retrains
     arrays = to_arrays(read_records(args.records))
     config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
     samples = task_samples(sorted(set(arrays.groups)), args.seed) if config.uses_learned else None

@@ -3,7 +3,8 @@
 Feature statistics come from a TFDV ``DatasetFeatureStatisticsList`` (StatisticsGen's output in a
 pipeline, ``tfdv.generate_statistics_from_dataframe`` outside one). Two things statistics cannot
 give are computed from the rows themselves: the class distribution (TFDV does not count the values
-of an integer label) and the mutual information of each feature with the label.
+of an integer label), the mutual information of each feature with the label, and landmarkers
+(:mod:`tfx_tanas.landmarkers`: what cheap classifiers achieve, a view of the task as a whole).
 
 Every meta-feature is scale-free (ratios, logs, standardized quantities) so data sets with
 different units are comparable. Names and order are fixed by :data:`META_FEATURES`; changing them
@@ -24,8 +25,9 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx_tanas.data import class_names, clean_frame, label_to_class
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.feature_generator import task_sample
+from tfx_tanas.landmarkers import landmark_accuracies
 
-META_FEATURE_VERSION = 1
+META_FEATURE_VERSION = 2
 MI_SAMPLE_ROWS = 20000
 MI_BINS = 16
 
@@ -39,6 +41,7 @@ class TaskSummary:
     numeric: pd.DataFrame  # one row per numeric feature: skew, log_range, missing, zeros, log_mean_std
     categorical: pd.DataFrame  # one row per categorical feature: log_cardinality, missing
     mutual_information: np.ndarray  # per feature, normalized by the label entropy
+    landmarks: dict[str, float]  # holdout accuracy per model of landmarkers.LANDMARK_MODELS
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -86,6 +89,11 @@ META_FEATURES: tuple[tuple[str, Callable[[TaskSummary], float]], ...] = (
     *_aggregates("categorical_log_cardinality", lambda s: s.categorical["log_cardinality"].to_numpy()),
     *_aggregates("mutual_information", lambda s: s.mutual_information),
     ("mutual_information_sum", lambda s: float(s.mutual_information.sum())),
+    ("landmark_linear_gain", lambda s: s.landmarks["linear"] - s.landmarks["majority"]),
+    *(
+        (f"landmark_{model}_over_linear", lambda s, model=model: s.landmarks[model] - s.landmarks["linear"])
+        for model in ("forest", "neighbors", "tree", "naive_bayes")
+    ),
 )
 META_FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in META_FEATURES)
 
@@ -186,6 +194,7 @@ def summarize(statistics: Any, label: str, frame: pd.DataFrame) -> TaskSummary:
         numeric=pd.DataFrame.from_dict(numeric_rows, orient="index", columns=_NUMERIC_COLUMNS),
         categorical=pd.DataFrame.from_dict(categorical_rows, orient="index", columns=["log_cardinality", "missing"]),
         mutual_information=mutual_information(frame, label, used),
+        landmarks=landmark_accuracies(frame[[*used, label]], label),
     )
 
 

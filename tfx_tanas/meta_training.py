@@ -4,7 +4,8 @@
 :func:`generate_records` and the Beam-based TFX component both call it. Generation appends whole
 records as each task finishes and skips (task, architecture, measurement seed) triples already in
 the file, so an interrupted run resumes where it stopped, and a run asking for more measurements
-only trains the new ones.
+only trains the new ones. When the meta-feature definition changes, :func:`refresh_meta_features`
+recomputes the stored meta-features in place: no training is redone for that either.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +23,7 @@ import numpy as np
 from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError, TanasError
 from tfx_tanas.feature_generator import task_sample
-from tfx_tanas.meta_features import meta_features_for_frame
+from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, meta_features_for_frame
 from tfx_tanas.records import Record, append_records, open_records
 from tfx_tanas.search_space import Architecture, SearchSpace
 from tfx_tanas.tasks import Task, task_from_id
@@ -125,6 +127,7 @@ def generate_records(
         raise InputError(f"measurements must be at least 1, got {measurements}")
     out_path = Path(out_path)
     done = _done_measurements(out_path)
+    refresh_meta_features(out_path, seed)
     summary = GenerationSummary()
     started = time.perf_counter()
     for index, task in enumerate(tasks, start=1):
@@ -162,6 +165,45 @@ def task_samples(task_ids: Sequence[str], seed: int = 0) -> dict[str, np.ndarray
         frame = clean_frame(task.load(seed=seed), task.label)
         samples[task_id] = task_sample(frame, task.label)
     return samples
+
+
+def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
+    """Recompute the meta-features of every task whose lines carry another meta-feature version
+    or set of names, and return how many tasks were refreshed. The file is rewritten through a
+    sibling temporary file and an atomic rename, so an interruption leaves the old file whole."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    with open_records(path) as handle:
+        lines = [json.loads(line) for line in handle if line.strip()]
+    current = {"version": META_FEATURE_VERSION, "names": list(META_FEATURE_NAMES)}
+    stale = sorted(
+        {
+            line["task"]
+            for line in lines
+            if {"version": line.get("meta_features", {}).get("version"), "names": list(line.get("meta_features", {}).get("features", {}))} != current
+        }
+    )
+    if not stale:
+        return 0
+    fresh = {}
+    started = time.perf_counter()
+    for index, task_id in enumerate(stale, start=1):
+        task = task_from_id(task_id)
+        fresh[task_id] = meta_features_for_frame(task.load(seed=seed), task.label).to_json(include_sample=False)
+        elapsed = time.perf_counter() - started
+        log.info(
+            "[%d/%d] meta-features of %s recomputed (version %d); elapsed %.0fs, ETA %.0fs",
+            index, len(stale), task_id, META_FEATURE_VERSION, elapsed, elapsed / index * (len(stale) - index),
+        )
+    temporary = path.with_name(path.name + ".refreshing" + path.suffix)
+    with open_records(temporary, "wt") as handle:
+        for line in lines:
+            if line["task"] in fresh:
+                line["meta_features"] = fresh[line["task"]]
+            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+    os.replace(temporary, path)
+    return len(stale)
 
 
 def _done_measurements(path: Path) -> set[tuple[str, str, int]]:
