@@ -28,3 +28,19 @@ def test_stacked_training_matches_plain_model_fit():
     assert np.mean(stacked) > majority + 0.1  # both actually learn the task
     assert abs(np.mean(stacked) - np.mean(plain)) < 0.05
     assert np.corrcoef(stacked, plain)[0, 1] > 0.5  # and agree on which architectures are better
+
+
+def test_a_network_trains_the_same_whatever_it_is_stacked_with():
+    """A record can be reproduced by training its architecture alone, and two methods that pick
+    the same architecture are compared on the same training."""
+    frame = make_synthetic(
+        family="xor", rows=300, features=4, classes=2, imbalance=0.0, label_noise=0.0,
+        categorical_fraction=0.0, missing_fraction=0.0, seed=4,
+    )
+    protocol = TrainingProtocol(epochs=4)
+    task = prepare_task(frame, "label", protocol, seed=0)
+    archs = sample_architectures(SearchSpace(), 5, seed=2, continuous_fraction=0.4)
+    together = train_architectures(task, archs, protocol, seed=3, group_size=5)
+    for arch, stacked in zip(archs, together):
+        [alone] = train_architectures(task, [arch], protocol, seed=3)
+        np.testing.assert_allclose(stacked.validation_history, alone.validation_history, atol=0.02)

@@ -11,12 +11,18 @@ contraction. Zero padding makes the networks share shapes, and masks keep them e
   baseline's activation, then a fixed matrix applies alpha and the zero padding
   (``sum_i alpha_i * pad(o_i)``); beta gates the result against the skip connection.
 
+Each network draws its initial weights from its own generator, seeded by the run's seed and its
+architecture's key, with the fan-in of its own (unpadded) layers: a network starts the same
+whichever networks share its stack, so a record can be reproduced by training its architecture
+alone, and two methods that pick the same architecture are measured on the same training.
+
 The trained weights are copied into the Keras networks of :mod:`tfx_tanas.model_builder` for
 serving (:meth:`StackedNetworks.to_keras`).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -32,6 +38,11 @@ _ACTIVATION_FUNCTIONS = {"relu": tf.nn.relu, "tanh": tf.tanh, "gelu": tf.nn.gelu
 def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int, shape: tuple[int, ...]) -> np.ndarray:
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+
+def network_generator(seed: int, arch: Architecture) -> np.random.Generator:
+    """The generator of one network's initial weights: the run's seed and the architecture only."""
+    return np.random.default_rng([seed, zlib.crc32(arch.key.encode())])
 
 
 def _pad_to(x: tf.Tensor, width: int) -> tf.Tensor:
@@ -54,7 +65,7 @@ class StackedNetworks(tf.Module):
         # only the embeddings some member reads are stacked and padded
         used = {k for a in archs for k in used_embeddings(a)}
         self.kinds = [k for k in self.space.embeddings if k in used]
-        rng = np.random.default_rng(seed)
+        generators = [network_generator(seed, a) for a in archs]
         K = len(archs)
         self.input_width = max(widths[k] for k in self.kinds)
         # gamma as a [K, kinds] matrix: one-hot for discrete networks
@@ -72,7 +83,7 @@ class StackedNetworks(tf.Module):
                 out = int(units[:, j].max())
                 kernel = np.zeros((K, width, out), np.float32)
                 for k in np.flatnonzero(present):
-                    kernel[k, : real_in[k], : units[k, j]] = _glorot(rng, real_in[k], units[k, j], (real_in[k], units[k, j]))
+                    kernel[k, : real_in[k], : units[k, j]] = _glorot(generators[k], real_in[k], units[k, j], (real_in[k], units[k, j]))
                 activation = np.zeros((K, len(ACTIVATIONS)), np.float32)
                 for k in np.flatnonzero(present):
                     activation[k, ACTIVATIONS.index(archs[k].hidden_layers[j].activation)] = 1.0
@@ -92,6 +103,7 @@ class StackedNetworks(tf.Module):
         else:
             mix_width = self.space.max_units
             for j in range(self.space.num_layers):
+                # fan-in of network k's own layer: its input width before the stack's padding
                 # network k's columns: the blocks of its baselines with alpha > 0, side by side
                 blocks = [_components(a, j) for a in archs]
                 columns = max(sum(b.units for _, b, _ in comps) for comps in blocks)
@@ -102,7 +114,7 @@ class StackedNetworks(tf.Module):
                     offset = 0
                     for _, baseline, weight in comps:
                         block = slice(offset, offset + baseline.units)
-                        kernel[k, :, block] = _glorot(rng, width, baseline.units, (width, baseline.units))
+                        kernel[k, : real_in[k], block] = _glorot(generators[k], real_in[k], baseline.units, (real_in[k], baseline.units))
                         activation[k, ACTIVATIONS.index(baseline.activation), 0, block] = 1.0
                         mixing[k, np.arange(offset, offset + baseline.units), np.arange(baseline.units)] = weight
                         offset += baseline.units
@@ -116,12 +128,13 @@ class StackedNetworks(tf.Module):
                         "beta": tf.constant(np.array([a.beta[j] for a in archs], np.float32)[:, None, None]),
                     }
                 )
+                betas = np.array([a.beta[j] for a in archs])
+                mixed_width = np.array([max((b.units for _, b, _ in comps), default=0) for comps in blocks])
+                real_in = np.where(betas == 1.0, mixed_width, np.where(betas == 0.0, real_in, np.maximum(real_in, mixed_width)))
                 width = max(width, mix_width)
-        if not self.discrete:
-            real_in = np.full(K, width)
         output_kernel = np.zeros((K, width, num_classes), np.float32)
         for k in range(K):
-            output_kernel[k, : real_in[k]] = _glorot(rng, real_in[k], num_classes, (real_in[k], num_classes))
+            output_kernel[k, : real_in[k]] = _glorot(generators[k], real_in[k], num_classes, (real_in[k], num_classes))
         self.output_kernel = tf.Variable(output_kernel, name="output_kernel")
         self.output_bias = tf.Variable(np.zeros((K, num_classes), np.float32), name="output_bias")
 

@@ -148,8 +148,10 @@ def train_architectures(
     steps = protocol.epochs * (len(task.train.labels) // batch)
     chunks = _stack_groups(architectures, widths, task.num_classes, batch, steps, group_size)
     results: dict[int, TrainResult] = {}
-    for number, chunk in enumerate(chunks):
-        trained = _train_stack(task, [architectures[i] for i in chunk], protocol, seed + number, keep_networks)
+    for chunk in chunks:
+        # every stack gets the same seed: a network's initialization and batch order depend on
+        # (seed, architecture) only, not on which networks it is stacked with
+        trained = _train_stack(task, [architectures[i] for i in chunk], protocol, seed, keep_networks)
         results.update(zip(chunk, trained))
         if progress:
             progress(len(results), len(architectures))
