@@ -10,7 +10,8 @@ task is.
 The networks read u through a few differentiable shape figures (:class:`ArchitectureSummary`), not
 the raw one-hot alphas, and the task description with Gaussian noise while training: with ~150
 training tasks, both raw inputs let the network memorize task-specific noise (leave-task-out
-Spearman 0.27 for the previous design that read them raw, 0.36 now; ``benchmarks/evaluator_cv.py``).
+Spearman 0.27 for the previous design that read them raw, 0.36 for this one on the same
+single-measurement records, 0.39 on the shipped ones; ``benchmarks/evaluator_cv.py``).
 Like a NASLib predictor it is ``fit`` then ``predict``; it saves to and loads from one directory
 that records the search space and meta-feature version it was trained for.
 """
