@@ -92,3 +92,10 @@ def test_evaluation_data_with_an_unseen_label_is_refused(tiny_task, tiny_frame):
     frame.loc[0, LABEL] = "maybe"
     with pytest.raises(InputError, match="never seen"):
         tiny_task.encode(frame)
+
+
+def test_training_many_stacks_does_not_warn_about_retracing(tiny_task, space, caplog):
+    """Each stack compiles its own function by design; TensorFlow's retracing advice is noise."""
+    archs = [space.sample(np.random.default_rng(i)) for i in range(7)]
+    train_architectures(tiny_task, archs, FAST_PROTOCOL, group_size=1)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -148,14 +148,27 @@ def train_architectures(
     steps = protocol.epochs * (len(task.train.labels) // batch)
     chunks = _stack_groups(architectures, widths, task.num_classes, batch, steps, group_size)
     results: dict[int, TrainResult] = {}
-    for chunk in chunks:
-        # every stack gets the same seed: a network's initialization and batch order depend on
-        # (seed, architecture) only, not on which networks it is stacked with
-        trained = _train_stack(task, [architectures[i] for i in chunk], protocol, seed, keep_networks)
-        results.update(zip(chunk, trained))
-        if progress:
-            progress(len(results), len(architectures))
+    quiet = _QuietRetracing()
+    tf.get_logger().addFilter(quiet)
+    try:
+        for chunk in chunks:
+            # every stack gets the same seed: a network's initialization and batch order depend on
+            # (seed, architecture) only, not on which networks it is stacked with
+            trained = _train_stack(task, [architectures[i] for i in chunk], protocol, seed, keep_networks)
+            results.update(zip(chunk, trained))
+            if progress:
+                progress(len(results), len(architectures))
+    finally:
+        tf.get_logger().removeFilter(quiet)
     return [results[i] for i in range(len(architectures))]
+
+
+class _QuietRetracing(logging.Filter):
+    """Drops TensorFlow's warning that many calls "triggered tf.function retracing": every stack
+    compiles its own function by design, so the advice it gives does not apply here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 # Training a stack costs a fixed tracing + XLA compilation time, and per step a dispatch overhead
