@@ -11,16 +11,20 @@ import numpy as np
 from tfx_tanas.meta_training import sample_architectures
 from tfx_tanas.search_space import SearchSpace
 from tfx_tanas.tasks import make_synthetic
-from tfx_tanas.training import TrainingProtocol, prepare_task, train_architectures, train_with_keras_fit
+from tfx_tanas.training import PreparedTask, TrainingProtocol, prepare_task, train_architectures, train_with_keras_fit
+
+
+def synthetic_task(family: str, rows: int, features: int, classes: int, categorical_fraction: float, seed: int) -> PreparedTask:
+    frame = make_synthetic(
+        family=family, rows=rows, features=features, classes=classes, imbalance=0.0, label_noise=0.0,
+        categorical_fraction=categorical_fraction, missing_fraction=0.0, seed=seed,
+    )
+    return prepare_task(frame, "label", seed=0)
 
 
 def test_stacked_training_matches_plain_model_fit():
-    frame = make_synthetic(
-        family="clusters", rows=600, features=5, classes=3, imbalance=0.0, label_noise=0.0,
-        categorical_fraction=0.2, missing_fraction=0.0, seed=3,
-    )
     protocol = TrainingProtocol(epochs=8)
-    task = prepare_task(frame, "label", protocol, seed=0)
+    task = synthetic_task("clusters", rows=600, features=5, classes=3, categorical_fraction=0.2, seed=3)
     archs = sample_architectures(SearchSpace(), 6, seed=1, continuous_fraction=0.34)
     stacked = [r.score for r in train_architectures(task, archs, protocol, seed=0, group_size=6)]
     plain = [train_with_keras_fit(task, arch, protocol, seed=0).score for arch in archs]
@@ -33,12 +37,8 @@ def test_stacked_training_matches_plain_model_fit():
 def test_a_network_trains_the_same_whatever_it_is_stacked_with():
     """A record can be reproduced by training its architecture alone, and two methods that pick
     the same architecture are compared on the same training."""
-    frame = make_synthetic(
-        family="xor", rows=300, features=4, classes=2, imbalance=0.0, label_noise=0.0,
-        categorical_fraction=0.0, missing_fraction=0.0, seed=4,
-    )
     protocol = TrainingProtocol(epochs=4)
-    task = prepare_task(frame, "label", protocol, seed=0)
+    task = synthetic_task("xor", rows=300, features=4, classes=2, categorical_fraction=0.0, seed=4)
     archs = sample_architectures(SearchSpace(), 5, seed=2, continuous_fraction=0.4)
     together = train_architectures(task, archs, protocol, seed=3, group_size=5)
     for arch, stacked in zip(archs, together):
