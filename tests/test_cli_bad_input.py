@@ -242,3 +242,10 @@ def test_build_evaluator_refuses_zero_measurements(tmp_path, capsys):
     argv = ["build-evaluator", "--records", str(tmp_path / "records.jsonl"), "--out", str(tmp_path / "evaluator"),
             "--tasks", "sklearn", "--measurements", "0"]
     assert "measurements must be at least 1" in run_expecting_error(argv, tmp_path, capsys)
+
+
+def test_refitting_on_a_corrupt_records_file_names_the_line(tmp_path, capsys):
+    records = tmp_path / "records.jsonl"
+    records.write_text('{"task": "sklearn/iris"}\n{"task": \n')
+    argv = ["build-evaluator", "--records", str(records), "--out", str(tmp_path / "evaluator"), "--tasks", "none"]
+    assert "records.jsonl:2: not a complete JSON record" in run_expecting_error(argv, tmp_path, capsys)

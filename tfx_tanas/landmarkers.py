@@ -31,6 +31,8 @@ def landmark_accuracies(frame: pd.DataFrame, label: str, seed: int = 0) -> dict[
     With too few rows to fit on (or a single class among the fitting rows) every model is
     credited with the majority class's accuracy: nothing beyond it can be learnt there.
     """
+    # imported here: scikit-learn's estimators take a noticeable part of a second to import,
+    # which every `import tfx_tanas` would otherwise pay
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import GaussianNB

@@ -174,8 +174,17 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
     path = Path(path)
     if not path.exists():
         return 0
+    lines = []
     with open_records(path) as handle:
-        lines = [json.loads(line) for line in handle if line.strip()]
+        for number, text in enumerate(handle, start=1):
+            try:
+                line = json.loads(text) if text.strip() else None
+            except json.JSONDecodeError:
+                raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
+            if line is not None:
+                if not isinstance(line, dict) or "task" not in line:
+                    raise InputError(f"{path}:{number}: not a record (no 'task')")
+                lines.append(line)
     current = {"version": META_FEATURE_VERSION, "names": list(META_FEATURE_NAMES)}
     stale = sorted(
         {
