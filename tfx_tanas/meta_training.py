@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError, TanasError
 from tfx_tanas.feature_generator import task_sample
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, meta_features_for_frame
-from tfx_tanas.records import Record, append_records, open_records
+from tfx_tanas.records import Record, append_records, json_lines, open_records
 from tfx_tanas.search_space import Architecture, SearchSpace
 from tfx_tanas.tasks import Task, task_from_id
 from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task, train_architectures
@@ -174,25 +175,12 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
     path = Path(path)
     if not path.exists():
         return 0
-    lines = []
-    with open_records(path) as handle:
-        for number, text in enumerate(handle, start=1):
-            try:
-                line = json.loads(text) if text.strip() else None
-            except json.JSONDecodeError:
-                raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
-            if line is not None:
-                if not isinstance(line, dict) or "task" not in line:
-                    raise InputError(f"{path}:{number}: not a record (no 'task')")
-                lines.append(line)
-    current = {"version": META_FEATURE_VERSION, "names": list(META_FEATURE_NAMES)}
-    stale = sorted(
-        {
-            line["task"]
-            for line in lines
-            if {"version": line.get("meta_features", {}).get("version"), "names": list(line.get("meta_features", {}).get("features", {}))} != current
-        }
-    )
+    numbered = json_lines(path)
+    for number, line in numbered:
+        if not isinstance(line.get("task"), str):
+            raise InputError(f"{path}:{number}: record names no task")
+    lines = [line for _, line in numbered]
+    stale = sorted({line["task"] for line in lines if not _is_current(line.get("meta_features"))})
     if not stale:
         return 0
     fresh = {}
@@ -213,6 +201,15 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
             handle.write(json.dumps(line, separators=(",", ":")) + "\n")
     os.replace(temporary, path)
     return len(stale)
+
+
+def _is_current(meta_features: Any) -> bool:
+    """Whether a stored meta-features object has this release's version and names, in order."""
+    return (
+        isinstance(meta_features, dict)
+        and meta_features.get("version") == META_FEATURE_VERSION
+        and tuple(meta_features.get("features", ())) == META_FEATURE_NAMES
+    )
 
 
 def _done_measurements(path: Path) -> set[tuple[str, str, int]]:

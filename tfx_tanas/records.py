@@ -102,23 +102,37 @@ def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
         handle.write("".join(json.dumps(record.to_json(), separators=(",", ":")) + "\n" for record in records))
 
 
+def json_lines(path: str | os.PathLike) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every non-blank line of a plain or gzipped records file; a line
+    that is not a JSON object is an :class:`InputError` naming its number."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"records file not found: {path}")
+    lines = []
+    number = 0
+    try:
+        with open_records(path) as handle:
+            for number, text in enumerate(handle, start=1):  # noqa: B007 (number names the bad line below)
+                if text.strip():
+                    lines.append((number, json.loads(text)))
+    except (json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError):
+        raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
+    for number, data in lines:
+        if not isinstance(data, dict):
+            raise InputError(f"{path}:{number}: not a JSON object")
+    return lines
+
+
 def read_records(path: str | os.PathLike) -> list[Record]:
     """Load and validate every line (plain or gzipped JSON lines); a bad line is an
     :class:`InputError` naming its number."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"records file not found: {path}")
     records = []
-    number = 0
-    try:
-        with open_records(path) as handle:
-            for number, line in enumerate(handle, start=1):  # noqa: B007 (number names the bad line below)
-                if line.strip():
-                    records.append(Record.from_json(json.loads(line)))
-    except (json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError):
-        raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
-    except InputError as err:
-        raise type(err)(f"{path}:{number}: {err}") from None
+    for number, data in json_lines(path):
+        try:
+            records.append(Record.from_json(data))
+        except InputError as err:
+            raise type(err)(f"{path}:{number}: {err}") from None
     if not records:
         raise InputError(f"records file holds no records: {path}")
     spaces = {r.architecture.space for r in records}

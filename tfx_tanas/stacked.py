@@ -103,7 +103,6 @@ class StackedNetworks(tf.Module):
         else:
             mix_width = self.space.max_units
             for j in range(self.space.num_layers):
-                # fan-in of network k's own layer: its input width before the stack's padding
                 # network k's columns: the blocks of its baselines with alpha > 0, side by side
                 blocks = [_components(a, j) for a in archs]
                 columns = max(sum(b.units for _, b, _ in comps) for comps in blocks)
@@ -114,6 +113,7 @@ class StackedNetworks(tf.Module):
                     offset = 0
                     for _, baseline, weight in comps:
                         block = slice(offset, offset + baseline.units)
+                        # fan-in: network k's own input width, not the stack's padded one
                         kernel[k, : real_in[k], block] = _glorot(generators[k], real_in[k], baseline.units, (real_in[k], baseline.units))
                         activation[k, ACTIVATIONS.index(baseline.activation), 0, block] = 1.0
                         mixing[k, np.arange(offset, offset + baseline.units), np.arange(baseline.units)] = weight
