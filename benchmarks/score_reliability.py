@@ -24,9 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
+from tfx_tanas.protocol import DEFAULT_PROTOCOL  # noqa: E402
 from tfx_tanas.records import read_records  # noqa: E402
+from tfx_tanas.task_data import prepare_task  # noqa: E402
 from tfx_tanas.tasks import task_from_id  # noqa: E402
-from tfx_tanas.training import DEFAULT_PROTOCOL, prepare_task, train_architectures  # noqa: E402
+from tfx_tanas.training import train_architectures  # noqa: E402
 
 RECORD_SEED = 0  # the split and initialization seed the records were generated with
 

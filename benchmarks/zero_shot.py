@@ -38,19 +38,19 @@ import pandas as pd  # noqa: E402
 from tfx_tanas.data import clean_frame, stratified_split  # noqa: E402
 from tfx_tanas.evaluator import Evaluator, EvaluatorConfig  # noqa: E402
 from tfx_tanas.meta_features import meta_features_for_frame  # noqa: E402
-from tfx_tanas.meta_training import reference_architectures, sample_architectures  # noqa: E402
+from tfx_tanas.meta_training import reference_architectures  # noqa: E402
+from tfx_tanas.protocol import DEFAULT_PROTOCOL  # noqa: E402
 from tfx_tanas.records import average_over_seeds, read_records, to_arrays  # noqa: E402
 from tfx_tanas.search import search  # noqa: E402
-from tfx_tanas.search_space import Architecture, BaselineLayer, SearchSpace  # noqa: E402
-from tfx_tanas.tasks import Task  # noqa: E402
-from tfx_tanas.training import (  # noqa: E402
-    DEFAULT_PROTOCOL,
-    EncodedSplit,
-    PreparedTask,
-    accuracy,
-    prepare_from_splits,
-    train_architectures,
+from tfx_tanas.search_space import (  # noqa: E402
+    Architecture,
+    BaselineLayer,
+    SearchSpace,
+    sample_architectures,  # noqa: E402
 )
+from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_from_splits  # noqa: E402
+from tfx_tanas.tasks import Task  # noqa: E402
+from tfx_tanas.training import accuracy, train_architectures  # noqa: E402
 
 METHODS = ("tanas-gradient", "tanas-random", "random", "best-on-average", "nearest-task", "kerastuner-10", "oracle-20")
 
@@ -164,7 +164,7 @@ def evaluate_task(task: Task, evaluator: Evaluator, records, best_average: Archi
     archs = [*chosen.values(), *randoms, tuner_architecture]
     test_accuracy = np.mean(
         [
-            [accuracy(prepared, r, test) for r in train_architectures(prepared, archs, seed=seed + k, group_size=24, keep_networks=True)]
+            [accuracy(r, test) for r in train_architectures(prepared, archs, seed=seed + k, group_size=24, keep_networks=True)]
             for k in range(repeats)
         ],
         axis=0,

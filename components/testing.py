@@ -15,8 +15,7 @@ from pipelines.metadata import latest_run, open_store
 from pipelines.online import csv_example_gen
 from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
 from tfx_tanas.meta_features import META_FEATURE_NAMES
-from tfx_tanas.meta_training import sample_architectures
-from tfx_tanas.search_space import SearchSpace
+from tfx_tanas.search_space import SearchSpace, sample_architectures
 
 CHILE_CSV = Path(__file__).resolve().parent.parent / "examples" / "chile.csv"
 LABEL = "region"

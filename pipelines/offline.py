@@ -9,7 +9,7 @@ from tfx.orchestration import metadata, pipeline
 from components.architecture_records_gen.component import ArchitectureRecordsGen
 from components.evaluator_trainer.component import EvaluatorTrainer
 from tfx_tanas.evaluator import EvaluatorConfig
-from tfx_tanas.meta_training import CONTINUOUS_FRACTION, MEASUREMENTS
+from tfx_tanas.options import CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.tasks import Task
 
 PIPELINE_NAME = "tanas-offline"

@@ -26,9 +26,10 @@ from tfx.utils import io_utils
 
 from components.artifact_io import read_examples
 from tfx_tanas.errors import InputError
-from tfx_tanas.model_builder import ServingModule
+from tfx_tanas.protocol import DEFAULT_PROTOCOL
 from tfx_tanas.search_space import Architecture
-from tfx_tanas.training import DEFAULT_PROTOCOL, train_and_select
+from tfx_tanas.serving import ServingModule
+from tfx_tanas.training import train_and_select
 
 EVALUATION_SIGNATURE = "evaluation"
 METRICS_FILE = "metrics.jsonl"

@@ -18,7 +18,7 @@ from synthetic import FAST_PROTOCOL, LABEL, make_table, rule_score
 from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
 from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
 from tfx_tanas.search_space import SearchSpace
-from tfx_tanas.training import prepare_task
+from tfx_tanas.task_data import prepare_task
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfx_tanas.protocol import TrainingProtocol
 from tfx_tanas.search_space import Architecture
-from tfx_tanas.training import TrainingProtocol
 
 LABEL = "y"
 FAST_PROTOCOL = TrainingProtocol(epochs=3)

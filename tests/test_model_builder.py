@@ -7,16 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfx_tanas.model_builder import (
-    GatedSkip,
-    PadTo,
-    WeightedSum,
-    build_discrete_network,
-    build_mixture_network,
-    build_network,
-    num_parameters,
-    used_embeddings,
-)
+from tfx_tanas.model_builder import GatedSkip, PadTo, WeightedSum, build_network
 from tfx_tanas.search_space import Architecture, SearchSpace
 from tfx_tanas.stacked import StackedNetworks
 
@@ -54,28 +45,57 @@ def dense_layers(network: keras.Model) -> list[keras.layers.Dense]:
 
 
 @pytest.mark.parametrize(("layers", "embedding"), DISCRETE_CASES)
-def test_mixture_network_equals_discrete_network_for_one_hot_alpha_gamma_and_beta_one(space, layers, embedding):
+def test_a_discrete_architecture_builds_a_plain_dense_stack(space, layers, embedding):
     arch = discrete_architecture(space, layers, embedding)
     assert arch.is_discrete
-    discrete = build_discrete_network(arch, WIDTHS, NUM_CLASSES)
-    mixture = build_mixture_network(arch, WIDTHS, NUM_CLASSES)
-    discrete_dense, mixture_dense = dense_layers(discrete), dense_layers(mixture)
-    assert len(discrete_dense) == len(mixture_dense) == len(layers) + 1
-    for source, target in zip(discrete_dense, mixture_dense):
-        kernel, bias = source.get_weights()
-        padded = np.zeros(target.kernel.shape, np.float32)  # the mixture reads zero-padded inputs
-        padded[: kernel.shape[0]] = kernel
-        target.set_weights([padded, bias])
-    inputs = random_inputs([embedding])
-    expected = discrete.predict(inputs, verbose=0)
-    np.testing.assert_allclose(mixture.predict(inputs, verbose=0), expected, rtol=1e-5, atol=1e-5)
-    assert expected.shape == (11, NUM_CLASSES)
+    network = build_network(arch.plan, WIDTHS, NUM_CLASSES)
+    assert all(isinstance(layer, (keras.layers.InputLayer, keras.layers.Dense)) for layer in network.layers)
+    dense = dense_layers(network)
+    expected_units = [int(name.split("_")[0][5:]) for name in layers] + [NUM_CLASSES]
+    assert [layer.units for layer in dense] == expected_units
+    assert [layer.kernel.shape[0] for layer in dense] == [WIDTHS[embedding], *expected_units[:-1]]  # no padding anywhere
+    assert build_network(arch.plan, WIDTHS, NUM_CLASSES).predict(random_inputs([embedding]), verbose=0).shape == (11, NUM_CLASSES)
+
+
+def reference_logits(arch: Architecture, network: keras.Model, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The patent's formula in NumPy with the network's weights: gamma-mixed embeddings, then
+    ``h_j = beta_j * sum_i alpha_ji * pad(o_ji(h)) + (1 - beta_j) * pad(h)`` per present layer."""
+    activations = {"relu": lambda x: np.maximum(x, 0), "tanh": np.tanh, "gelu": lambda x: keras.ops.gelu(x).numpy()}
+
+    def pad(x, width):
+        return np.pad(x, [(0, 0), (0, width - x.shape[1])])
+
+    plan = arch.plan
+    width = max(WIDTHS[k] for k in plan.kinds)
+    h = sum(w * pad(inputs[k], width) for k, w in plan.embeddings)
+    dense = iter(dense_layers(network))
+    for layer in plan.layers:
+        outputs = []
+        for component in layer.components:
+            kernel, bias = next(dense).get_weights()
+            outputs.append((component.weight, activations[component.activation](h @ kernel + bias)))
+        mixed_width = max(o.shape[1] for _, o in outputs)
+        mixed = sum(w * pad(o, mixed_width) for w, o in outputs)
+        if layer.gate < 1.0:  # an open gate replaces h, which may be wider than the mixture
+            out_width = max(mixed_width, h.shape[1])
+            mixed = layer.gate * pad(mixed, out_width) + (1 - layer.gate) * pad(h, out_width)
+        h = mixed
+    kernel, bias = next(dense).get_weights()
+    return h @ kernel + bias
+
+
+@pytest.mark.parametrize("beta", [[1, 1, 1, 1], [0.3, 0.0, 0.8, 0.0], [0.6, 1.0, 0.2, 0.9]])
+def test_the_mixture_network_computes_the_patent_formula(space, beta):
+    arch = continuous_architecture(space, beta)
+    network = build_network(arch.plan, WIDTHS, NUM_CLASSES)
+    inputs = random_inputs(arch.plan.kinds)
+    np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits(arch, network, inputs), rtol=1e-4, atol=1e-4)
 
 
 def test_mixture_network_uses_every_embedding_with_positive_gamma(space):
     arch = Architecture(space, discrete_architecture(space, ["dense8_relu"], "standard").alpha, [1, 0, 0, 0], [0.5, 0.0, 0.5])
-    assert used_embeddings(arch) == ["standard", "periodic"]
-    assert set(build_mixture_network(arch, WIDTHS, NUM_CLASSES).input) == {"standard", "periodic"}
+    assert arch.plan.kinds == ("standard", "periodic")
+    assert set(build_network(arch.plan, WIDTHS, NUM_CLASSES).input) == {"standard", "periodic"}
 
 
 def test_pad_to_appends_zeros_and_keeps_values():
@@ -105,43 +125,46 @@ def continuous_architecture(space: SearchSpace, beta, seed: int = 0) -> Architec
     return Architecture(space, base.alpha, np.asarray(beta, float), base.gamma)
 
 
-def test_beta_zero_layer_is_absent_from_the_mixture_network(space):
-    """A layer with beta = 0 contributes no parameters and no computation: removing it changes nothing."""
-    arch = continuous_architecture(space, [0.7, 0.0, 0.4, 0.0])
-    with_gaps = build_mixture_network(arch, WIDTHS, NUM_CLASSES)
+def test_beta_zero_layer_is_absent_from_the_network(space):
+    """A layer with beta = 0 contributes no parameters and no computation, and whatever its alpha
+    says, the network (and so its key) is the same."""
+    base = space.sample_continuous(np.random.default_rng(0), components=3)
+    beta = np.array([0.7, 0.0, 0.4, 0.0])
+    arch = Architecture(space, base.alpha, beta, base.gamma)
+    with_gaps = build_network(arch.plan, WIDTHS, NUM_CLASSES)
     names = {layer.name.split("_")[0] for layer in dense_layers(with_gaps)}
-    assert names == {"layer1", "layer3", "output"}
-    # moving the absent layers' alpha elsewhere must not matter: the network is the same
-    other_alpha = arch.alpha.copy()
+    assert names == {"layer1", "layer2", "output"}  # the two present layers, in order
+    other_alpha = base.alpha.copy()
     other_alpha[[1, 3]] = np.eye(space.num_baselines)[[5, 9]]
-    same = build_mixture_network(Architecture(space, other_alpha, arch.beta, arch.gamma), WIDTHS, NUM_CLASSES)
-    same.set_weights(with_gaps.get_weights())
-    inputs = random_inputs(used_embeddings(arch))
-    np.testing.assert_allclose(same.predict(inputs, verbose=0), with_gaps.predict(inputs, verbose=0), rtol=1e-6)
+    same = Architecture(space, other_alpha, beta, base.gamma)
+    assert same.key == arch.key and same.plan == arch.plan
+    moved = Architecture(space, base.alpha[[0, 2, 1, 3]], beta[[0, 2, 1, 3]], base.gamma)
+    assert moved.key == arch.key  # absent layers are the identity wherever they sit
 
 
 @pytest.mark.parametrize(("layers", "embedding"), DISCRETE_CASES)
 def test_num_parameters_equals_the_keras_count_for_discrete_networks(space, layers, embedding):
     arch = discrete_architecture(space, layers, embedding)
-    assert num_parameters(arch, WIDTHS, NUM_CLASSES) == build_network(arch, WIDTHS, NUM_CLASSES).count_params()
+    assert arch.plan.num_parameters(WIDTHS, NUM_CLASSES) == build_network(arch.plan, WIDTHS, NUM_CLASSES).count_params()
 
 
 @pytest.mark.parametrize("beta", [[1, 1, 1, 1], [0.3, 0.0, 0.8, 0.0], [0, 0, 0, 0]])
 def test_num_parameters_equals_the_keras_count_for_mixture_networks(space, beta):
     arch = continuous_architecture(space, beta)
-    assert num_parameters(arch, WIDTHS, NUM_CLASSES) == build_network(arch, WIDTHS, NUM_CLASSES).count_params()
+    assert arch.plan.num_parameters(WIDTHS, NUM_CLASSES) == build_network(arch.plan, WIDTHS, NUM_CLASSES).count_params()
 
 
 def test_stacked_networks_export_keras_networks_with_identical_logits(space):
-    """The stacked trainer's networks, copied into plain Keras models, compute the same logits."""
+    """The stacked trainer's networks, copied into plain Keras models, compute the same logits,
+    whatever mix of discrete and continuous networks shares a stack."""
     rng = np.random.default_rng(4)
     discrete = [discrete_architecture(space, layers, embedding) for layers, embedding in DISCRETE_CASES]
     continuous = [continuous_architecture(space, beta, seed) for seed, beta in enumerate([[1, 0.5, 0, 0.2], [0.0, 0.0, 0.0, 0.0]])]
     inputs = random_inputs(space.embeddings, rows=9, seed=5)
-    for group in (discrete, continuous, [space.sample(rng) for _ in range(3)]):
+    for group in (discrete, continuous, [space.sample(rng) for _ in range(3)], [discrete[2], continuous[0], discrete[0]]):
         stack = StackedNetworks(group, WIDTHS, NUM_CLASSES, seed=0)
         stacked_logits = stack(stack.stack_inputs(inputs)).numpy()
         for index, arch in enumerate(group):
             network = stack.to_keras(index)
-            keras_logits = network.predict({k: inputs[k] for k in used_embeddings(arch)}, verbose=0)
+            keras_logits = network.predict({k: inputs[k] for k in arch.plan.kinds}, verbose=0)
             np.testing.assert_allclose(keras_logits, stacked_logits[index], rtol=1e-4, atol=1e-4)

@@ -12,8 +12,9 @@ import tensorflow as tf
 
 from pipelines.trainer_module import EVALUATION_SIGNATURE, EvaluationModule, tfma_label_layout
 from tfx_tanas.errors import InputError
+from tfx_tanas.protocol import TrainingProtocol
 from tfx_tanas.search_space import SearchSpace
-from tfx_tanas.training import TrainingProtocol, train_and_select
+from tfx_tanas.training import train_and_select
 
 FAST = TrainingProtocol(epochs=3)
 

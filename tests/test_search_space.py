@@ -174,3 +174,27 @@ def test_json_with_nan_text_is_rejected(valid_json):
 def test_from_vector_rejects_a_wrong_length(space):
     with pytest.raises(InputError, match="shape"):
         Architecture.from_vector(space, np.zeros(space.encoding_size - 1))
+
+
+def test_equivalent_encodings_of_one_network_share_one_key(space):
+    """An absent layer (beta = 0) is the identity wherever it sits and whatever its alpha says."""
+    layers = [(128, "relu"), (128, "relu"), (64, "relu")]
+    keys = set()
+    for absent_choice in (0, 5, 10):
+        encoding = one_hot_encoding(space, layers, "standard")
+        encoding["alpha"][3] = np.eye(space.num_baselines)[absent_choice].tolist()
+        keys.add(Architecture(space, **encoding).key)
+    spread_out = one_hot_encoding(space, layers, "standard", present_rows=[0, 2, 3])
+    keys.add(Architecture(space, **spread_out).key)
+    assert len(keys) == 1
+
+
+@pytest.mark.parametrize("kind", ["discrete", "continuous"])
+def test_an_architecture_reloaded_from_json_has_exactly_its_encoding_and_key(space, kind):
+    """One rounding: what JSON and records store is the canonical encoding itself."""
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        arch = space.sample(rng) if kind == "discrete" else space.sample_continuous(rng)
+        reloaded = Architecture.from_json(json.loads(json.dumps(arch.to_json())))
+        np.testing.assert_array_equal(reloaded.to_vector(), arch.to_vector())
+        assert reloaded.key == arch.key

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfx_tanas.meta_training import sample_architectures
-from tfx_tanas.search_space import SearchSpace
+from benchmarks.keras_fit import train_with_keras_fit
+from tfx_tanas.protocol import TrainingProtocol
+from tfx_tanas.search_space import SearchSpace, sample_architectures
+from tfx_tanas.task_data import PreparedTask, prepare_task
 from tfx_tanas.tasks import make_synthetic
-from tfx_tanas.training import PreparedTask, TrainingProtocol, prepare_task, train_architectures, train_with_keras_fit
+from tfx_tanas.training import train_architectures
 
 
 def synthetic_task(family: str, rows: int, features: int, classes: int, categorical_fraction: float, seed: int) -> PreparedTask:

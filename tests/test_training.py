@@ -9,8 +9,10 @@ from synthetic import FAST_PROTOCOL, LABEL
 
 from tfx_tanas.data import stratified_split
 from tfx_tanas.errors import InputError
-from tfx_tanas.meta_training import sample_architectures
-from tfx_tanas.training import TrainingProtocol, accuracy, prepare_task, train_architectures
+from tfx_tanas.protocol import TrainingProtocol
+from tfx_tanas.search_space import sample_architectures
+from tfx_tanas.task_data import prepare_task
+from tfx_tanas.training import accuracy, train_architectures
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def test_exported_networks_reproduce_the_stacked_validation_accuracy(trained, ti
     """The last epoch's validation accuracy measured inside the stack equals the exported Keras network's."""
     one_example = 1.0 / len(tiny_task.validation.labels)
     for result in trained:
-        exported = accuracy(tiny_task, result, tiny_task.validation)
+        exported = accuracy(result, tiny_task.validation)
         # float summation order differs between einsum and Dense; allow one near-tie to flip
         assert abs(exported - result.validation_history[-1]) <= one_example + 1e-9
 
@@ -99,3 +101,16 @@ def test_training_many_stacks_does_not_warn_about_retracing(tiny_task, space, ca
     archs = [space.sample(np.random.default_rng(i)) for i in range(7)]
     train_architectures(tiny_task, archs, FAST_PROTOCOL, group_size=1)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_every_layer_of_a_stacked_network_is_trained(tiny_task, mixed_architectures):
+    """Training moves the weights of every layer, hidden ones included, not just the output layer."""
+    from tfx_tanas.stacked import StackedNetworks
+
+    deepest = max(mixed_architectures, key=lambda a: len(a.plan.layers))
+    assert len(deepest.plan.layers) >= 2
+    initial = StackedNetworks([deepest], tiny_task.encoder.widths, tiny_task.num_classes, seed=0).to_keras(0)
+    [result] = train_architectures(tiny_task, [deepest], FAST_PROTOCOL, seed=0, keep_networks=True)
+    for before, after in zip(initial.layers, result.network.layers):
+        for start, end in zip(before.get_weights()[:1], after.get_weights()[:1]):  # kernels
+            assert not np.allclose(start, end), after.name

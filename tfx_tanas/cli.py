@@ -152,8 +152,9 @@ def _search(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from tfx_tanas.data import read_csv
-    from tfx_tanas.model_builder import export_serving_model
-    from tfx_tanas.training import DEFAULT_PROTOCOL, train_and_select
+    from tfx_tanas.protocol import DEFAULT_PROTOCOL
+    from tfx_tanas.serving import export_serving_model
+    from tfx_tanas.training import train_and_select
 
     out = _output_dir(args.out, [args.data, args.architecture, args.eval_data])
     architectures = read_architectures(args.architecture)
@@ -180,8 +181,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from tfx_tanas.meta_training import sample_architectures
-    from tfx_tanas.search_space import SearchSpace
+    from tfx_tanas.search_space import SearchSpace, sample_architectures
 
     if args.n < 1:
         raise InputError("--n must be at least 1")

@@ -11,9 +11,7 @@ recomputes the stored meta-features in place: no training is redone for that eit
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,30 +20,24 @@ from typing import Any
 import numpy as np
 
 from tfx_tanas.data import clean_frame
-from tfx_tanas.errors import InputError, TanasError
+from tfx_tanas.errors import InputError, TrainingError
 from tfx_tanas.feature_generator import task_sample
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, meta_features_for_frame
-from tfx_tanas.records import Record, append_records, json_lines, open_records
-from tfx_tanas.search_space import Architecture, SearchSpace
+from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASUREMENTS
+from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
+from tfx_tanas.records import Record, append_records, measured, rewrite_lines, scan_lines
+from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
+from tfx_tanas.task_data import prepare_task
 from tfx_tanas.tasks import Task, task_from_id
-from tfx_tanas.training import DEFAULT_PROTOCOL, TrainingProtocol, prepare_task, train_architectures
+from tfx_tanas.training import train_architectures
 
 log = logging.getLogger(__name__)
 
 
 REFERENCE_SEED = 20190130
-CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
-MEASUREMENTS = 2  # trainings (seeds) per architecture; one ranks a task's architectures too noisily
 NUM_REFERENCES = 10
-
-
-def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_fraction: float = 0.0) -> list[Architecture]:
-    """``count`` architectures, a ``continuous_fraction`` of them continuous mixtures; seeded."""
-    rng = np.random.default_rng(seed)
-    num_continuous = int(round(count * continuous_fraction))
-    archs = [space.sample(rng) for _ in range(count - num_continuous)]
-    archs += [space.sample_continuous(rng) for _ in range(num_continuous)]
-    return archs
+# What makes a task unusable for meta-training (logged and skipped); anything else is a bug.
+TASK_ERRORS = (InputError, TrainingError)
 
 
 def reference_architectures(space: SearchSpace, count: int = NUM_REFERENCES) -> list[Architecture]:
@@ -55,15 +47,11 @@ def reference_architectures(space: SearchSpace, count: int = NUM_REFERENCES) -> 
 
 
 def task_architectures(space: SearchSpace, task: Task, count: int, seed: int, continuous_fraction: float) -> list[Architecture]:
-    """The references, then task-specific random architectures up to ``count``."""
+    """The references, then task-specific random architectures up to ``count`` samples; a network
+    sampled twice is trained once (equivalent encodings share a key)."""
     references = reference_architectures(space, min(NUM_REFERENCES, count))
-    return references + sample_architectures(space, count - len(references), task_seed(task, seed), continuous_fraction)
-
-
-def stored_key(arch: Architecture) -> str:
-    """The key of ``arch`` as a records file gives it back: records store the encoding rounded, and
-    a mixture's key can change in that round trip, which would make resumed runs retrain it."""
-    return Architecture.from_json(arch.to_json()).key
+    sampled = references + sample_architectures(space, count - len(references), task_seed(task, seed), continuous_fraction)
+    return list({arch.key: arch for arch in sampled}.values())
 
 
 def task_seed(task: Task, seed: int) -> int:
@@ -115,7 +103,7 @@ def generate_records(
     tasks: Sequence[Task],
     out_path: str | Path,
     space: SearchSpace,
-    archs_per_task: int = 40,
+    archs_per_task: int = ARCHITECTURES_PER_TASK,
     continuous_fraction: float = CONTINUOUS_FRACTION,
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
@@ -127,7 +115,7 @@ def generate_records(
     if measurements < 1:
         raise InputError(f"measurements must be at least 1, got {measurements}")
     out_path = Path(out_path)
-    done = _done_measurements(out_path)
+    done = measured(out_path)
     refresh_meta_features(out_path, seed)
     summary = GenerationSummary()
     started = time.perf_counter()
@@ -136,14 +124,14 @@ def generate_records(
         todo_count = 0
         try:
             for measurement in range(measurements):
-                todo = [a for a in archs if (task.task_id, stored_key(a), measurement) not in done]
+                todo = [a for a in archs if (task.task_id, a.key, measurement) not in done]
                 summary.records_already_present += len(archs) - len(todo)
                 if todo:
                     records = records_for_task(task, todo, protocol, seed, group_size, measurement)
                     append_records(out_path, records)
                     summary.records_written += len(records)
                     todo_count += len(todo)
-        except (TanasError, ValueError) as err:
+        except TASK_ERRORS as err:
             summary.tasks_skipped[task.task_id] = str(err)
             log.warning("[%d/%d] skipped %s: %s", index, len(tasks), task.task_id, err)
             continue
@@ -170,12 +158,12 @@ def task_samples(task_ids: Sequence[str], seed: int = 0) -> dict[str, np.ndarray
 
 def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
     """Recompute the meta-features of every task whose lines carry another meta-feature version
-    or set of names, and return how many tasks were refreshed. The file is rewritten through a
-    sibling temporary file and an atomic rename, so an interruption leaves the old file whole."""
+    or set of names, and return how many tasks were refreshed. The file is rewritten atomically
+    (:func:`~tfx_tanas.records.rewrite_lines`), so an interruption leaves the old file whole."""
     path = Path(path)
     if not path.exists():
         return 0
-    numbered = json_lines(path)
+    numbered = scan_lines(path).lines  # a torn last line is dropped if the file is rewritten
     for number, line in numbered:
         if not isinstance(line.get("task"), str):
             raise InputError(f"{path}:{number}: record names no task")
@@ -193,13 +181,10 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
             "[%d/%d] meta-features of %s recomputed (version %d); elapsed %.0fs, ETA %.0fs",
             index, len(stale), task_id, META_FEATURE_VERSION, elapsed, elapsed / index * (len(stale) - index),
         )
-    temporary = path.with_name(path.name + ".refreshing" + path.suffix)
-    with open_records(temporary, "wt") as handle:
-        for line in lines:
-            if line["task"] in fresh:
-                line["meta_features"] = fresh[line["task"]]
-            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
-    os.replace(temporary, path)
+    for line in lines:
+        if line["task"] in fresh:
+            line["meta_features"] = fresh[line["task"]]
+    rewrite_lines(path, lines)
     return len(stale)
 
 
@@ -210,32 +195,3 @@ def _is_current(meta_features: Any) -> bool:
         and meta_features.get("version") == META_FEATURE_VERSION
         and tuple(meta_features.get("features", ())) == META_FEATURE_NAMES
     )
-
-
-def _done_measurements(path: Path) -> set[tuple[str, str, int]]:
-    """(task, architecture key, measurement seed) triples already in a records file; a torn last
-    line is ignored."""
-    if not path.exists():
-        return set()
-    done = set()
-    try:
-        with open_records(path) as handle:
-            lines = handle.read().splitlines()
-    except (EOFError, OSError):
-        raise InputError(f"{path}: the compressed records end in a torn write; decompress, drop the last line, retry") from None
-    for number, line in enumerate(lines, start=1):
-        try:
-            data = json.loads(line)
-            space = SearchSpace.from_dict(data["search_space"])
-            enc = data["architecture"]
-            key = Architecture(space, enc["alpha"], enc["beta"], enc["gamma"]).key
-            done.update((data["task"], key, int(seed)) for seed in data["seeds"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, InputError):
-            if number == len(lines):
-                log.warning("%s: ignoring a torn last line (interrupted write); it will be redone", path)
-                with open_records(path, "wt") as handle:
-                    handle.write("".join(line + "\n" for line in lines[:-1]))
-                continue
-            raise InputError(f"{path}:{number}: corrupt record; fix or remove the file to regenerate") from None
-    return done
-

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +23,8 @@ import numpy as np
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
 from tfx_tanas.search_space import Architecture, SearchSpace
+
+log = logging.getLogger(__name__)
 
 RECORDS_VERSION = 2  # 2: "seeds" names the measurement seeds a score comes from
 _FIELDS = {
@@ -50,13 +53,12 @@ class Record:
     seeds: tuple[int, ...] = (0,)  # measurement seeds the score is the mean over
 
     def to_json(self) -> dict[str, Any]:
-        encoding = self.architecture.to_json()["encoding"]
         return {
             "records_version": RECORDS_VERSION,
             "task": self.task,
             "meta_features": self.meta_features.to_json(include_sample=False),
             "search_space": self.architecture.space.to_dict(),
-            "architecture": encoding,
+            "architecture": self.architecture.encoding_json(),
             "score": round(self.score, 6),
             "train_seconds": round(self.train_seconds, 4),
             "num_params": self.num_params,
@@ -72,14 +74,13 @@ class Record:
         if data["records_version"] != RECORDS_VERSION:
             raise VersionMismatchError(f"records version {data['records_version']}, expected {RECORDS_VERSION}")
         space = SearchSpace.from_dict(data["search_space"])
-        encoding = data["architecture"]
         score = float(data["score"])
         if not np.isfinite(score) or not 0.0 <= score <= 1.0:
             raise InputError(f"score {score} is not an accuracy in [0, 1]")
         return cls(
             task=str(data["task"]),
             meta_features=MetaFeatures.from_json(data["meta_features"]),
-            architecture=Architecture(space, encoding["alpha"], encoding["beta"], encoding["gamma"]),
+            architecture=Architecture.from_encoding_json(space, data["architecture"]),
             score=score,
             train_seconds=float(data["train_seconds"]),
             num_params=int(data["num_params"]),
@@ -94,33 +95,95 @@ def open_records(path: str | os.PathLike, mode: str = "rt"):
     return gzip.open(path, mode) if path.suffix == ".gz" else open(path, mode)
 
 
-def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
-    """Append whole lines and flush: an interrupted run leaves complete records behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open_records(path, "at") as handle:
-        handle.write("".join(json.dumps(record.to_json(), separators=(",", ":")) + "\n" for record in records))
+@dataclasses.dataclass
+class RecordLines:
+    """The JSON objects of a records file with their line numbers; ``torn`` when the last line was
+    cut short by an interrupted write (its complete lines are all here)."""
+
+    lines: list[tuple[int, dict[str, Any]]]
+    torn: bool
 
 
-def json_lines(path: str | os.PathLike) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) of every non-blank line of a plain or gzipped records file; a line
-    that is not a JSON object is an :class:`InputError` naming its number."""
+def scan_lines(path: str | os.PathLike) -> RecordLines:
+    """The one reader of records files (plain or gzipped JSON lines). A bad line before the last is
+    an :class:`InputError` naming its number; a bad or cut-off last line is reported as ``torn``."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"records file not found: {path}")
-    lines = []
-    number = 0
+    texts: list[str] = []
+    torn = False
     try:
         with open_records(path) as handle:
-            for number, text in enumerate(handle, start=1):  # noqa: B007 (number names the bad line below)
-                if text.strip():
-                    lines.append((number, json.loads(text)))
-    except (json.JSONDecodeError, EOFError, OSError, UnicodeDecodeError):
-        raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
-    for number, data in lines:
+            texts.extend(handle)
+    except (EOFError, OSError, UnicodeDecodeError):  # a gzip member cut short
+        torn = True
+    lines = []
+    for number, text in enumerate(texts, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            if number == len(texts):
+                torn = True
+                break
+            raise InputError(f"{path}:{number}: not a complete JSON record (truncated or corrupt file?)") from None
         if not isinstance(data, dict):
             raise InputError(f"{path}:{number}: not a JSON object")
-    return lines
+        lines.append((number, data))
+    return RecordLines(lines, torn)
+
+
+def json_lines(path: str | os.PathLike) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every non-blank line; a torn last line is an :class:`InputError`."""
+    scanned = scan_lines(path)
+    if scanned.torn:
+        last = scanned.lines[-1][0] + 1 if scanned.lines else 1
+        raise InputError(f"{path}:{last}: not a complete JSON record (truncated or corrupt file?)")
+    return scanned.lines
+
+
+def measured(path: str | os.PathLike) -> set[tuple[str, str, int]]:
+    """(task, architecture key, measurement seed) of every training a records file holds; a torn
+    last line is not counted (the next append drops it). A query: the file is not touched."""
+    if not Path(path).exists():
+        return set()
+    scanned = scan_lines(path)
+    if scanned.torn:
+        log.warning("%s: ignoring a torn last line (interrupted write); it will be redone", path)
+    done = set()
+    for number, data in scanned.lines:
+        try:
+            arch = Architecture.from_encoding_json(SearchSpace.from_dict(data["search_space"]), data["architecture"])
+            done.update((str(data["task"]), arch.key, int(seed)) for seed in data["seeds"])
+        except (KeyError, TypeError, ValueError) as err:  # InputError is a ValueError
+            raise InputError(f"{path}:{number}: not a record ({err})") from None
+    return done
+
+
+def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """Append whole lines and flush: an interrupted run leaves complete records behind. A torn last
+    line left by an earlier interruption is dropped first (atomically), so appends never extend it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and (scanned := scan_lines(path)).torn:
+        rewrite_lines(path, [data for _, data in scanned.lines])
+    with open_records(path, "at") as handle:
+        handle.write("".join(_line(record.to_json()) for record in records))
+
+
+def rewrite_lines(path: str | os.PathLike, lines: Iterable[dict[str, Any]]) -> None:
+    """Replace a records file's lines through a sibling temporary file and an atomic rename, so an
+    interruption leaves the old file whole."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".rewriting" + path.suffix)
+    with open_records(temporary, "wt") as handle:
+        handle.write("".join(_line(data) for data in lines))
+    os.replace(temporary, path)
+
+
+def _line(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":")) + "\n"
 
 
 def read_records(path: str | os.PathLike) -> list[Record]:

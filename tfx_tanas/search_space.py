@@ -11,8 +11,9 @@ An architecture is the encoding ``u = (alpha, beta, gamma)``:
   (claim 8); it lies on the simplex.
 
 A *discrete* architecture has one-hot rows of alpha, one-hot gamma and beta in {0, 1}; it is an
-ordinary stack of Dense layers. Discretization puts the present layers first, so equivalent
-networks share one encoding.
+ordinary stack of Dense layers. Every architecture is held in a canonical form (present layers
+first, absent layers' alpha uniform, one rounding), so a network has exactly one encoding and one
+key. What the network computes is its :meth:`Architecture.plan`.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from typing import Any
 import numpy as np
 
 from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.network_plan import Component, LayerPlan, NetworkPlan
 
 SEARCH_SPACE_VERSION = 1
 ARCHITECTURE_SCHEMA_VERSION = 1
 ACTIVATIONS = ("relu", "tanh", "gelu")
 EMBEDDINGS = ("standard", "quantile", "periodic")
 _SIMPLEX_TOLERANCE = 1e-3
+ENCODING_DECIMALS = 6  # the one rounding of an encoding: JSON, records and keys all use it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +133,7 @@ class SearchSpace:
         beta = (np.arange(self.num_layers) < depth).astype(float)
         gamma = np.zeros(len(self.embeddings))
         gamma[rng.integers(0, len(self.embeddings))] = 1.0
-        return Architecture(self, alpha, beta, gamma).discretize()
+        return Architecture(self, alpha, beta, gamma)
 
     def sample_continuous(self, rng: np.random.Generator, components: int = 2) -> Architecture:
         """A random mixture: each layer mixes ``components`` random baselines with Dirichlet weights,
@@ -148,7 +151,13 @@ class SearchSpace:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Architecture:
-    """A point ``u = (alpha, beta, gamma)`` of a :class:`SearchSpace`."""
+    """A point ``u = (alpha, beta, gamma)`` of a :class:`SearchSpace`, kept in canonical form.
+
+    Canonical form makes one network one encoding, hence one key: values are rounded to
+    :data:`ENCODING_DECIMALS` once, here (JSON, records and keys all see these values); a layer with
+    beta = 0 is the identity, so it moves after the present layers and its alpha row becomes
+    uniform (it chooses nothing).
+    """
 
     space: SearchSpace
     alpha: np.ndarray
@@ -166,11 +175,15 @@ class Architecture:
             raise InputError("architecture: beta values must lie in [0, 1]")
         if np.any(gamma < -_SIMPLEX_TOLERANCE) or abs(gamma.sum() - 1) > _SIMPLEX_TOLERANCE:
             raise InputError("architecture: gamma must be non-negative and sum to 1")
-        alpha = np.clip(alpha, 0, None)
-        gamma = np.clip(gamma, 0, None)
-        object.__setattr__(self, "alpha", alpha / alpha.sum(axis=1, keepdims=True))
-        object.__setattr__(self, "beta", np.clip(beta, 0.0, 1.0))
-        object.__setattr__(self, "gamma", gamma / gamma.sum())
+        alpha = np.stack([_on_simplex(row) for row in alpha])
+        beta = np.round(np.clip(beta, 0.0, 1.0), ENCODING_DECIMALS)
+        present = beta > 0.0
+        order = np.concatenate([np.flatnonzero(present), np.flatnonzero(~present)])
+        alpha, beta = alpha[order], beta[order]
+        alpha[~present[order]] = _on_simplex(np.ones(space.num_baselines))
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "beta", beta)
+        object.__setattr__(self, "gamma", _on_simplex(gamma))
 
     # ---- encodings ----------------------------------------------------------------------------
     def to_vector(self) -> np.ndarray:
@@ -188,23 +201,38 @@ class Architecture:
         gamma = vector[n_alpha + space.num_layers :]
         return cls(space, alpha, beta, gamma)
 
-    # ---- discrete view ----------------------------------------------------------------------
+    @functools.cached_property
+    def key(self) -> str:
+        """Short stable id of the network: equivalent encodings share their canonical form, hence it."""
+        return hashlib.sha1(self.to_vector().tobytes()).hexdigest()[:12]
+
+    # ---- the network ------------------------------------------------------------------------
+    @functools.cached_property
+    def plan(self) -> NetworkPlan:
+        """The per-layer plan every view of the network derives from (see :mod:`tfx_tanas.network_plan`)."""
+        embeddings = tuple((kind, float(w)) for kind, w in zip(self.space.embeddings, self.gamma) if w > 0)
+        layers = tuple(
+            LayerPlan(
+                gate=float(gate),
+                components=tuple(
+                    Component(b.units, b.activation, float(w)) for b, w in zip(self.space.baseline_layers, row) if w > 0
+                ),
+            )
+            for row, gate in zip(self.alpha, self.beta)
+            if gate > 0
+        )
+        return NetworkPlan(embeddings, layers)
+
     @property
     def is_discrete(self) -> bool:
-        one_hot_rows = np.all(np.isclose(self.alpha.max(axis=1), 1.0))
-        return bool(one_hot_rows and np.isclose(self.gamma.max(), 1.0) and np.all(np.isin(self.beta, (0.0, 1.0))))
+        """A plain Dense stack: one embedding, and every present layer one baseline behind an open gate."""
+        return self.plan.is_dense_stack and bool(np.all(np.isin(self.beta, (0.0, 1.0))))
 
     def discretize(self) -> Architecture:
-        """Nearest discrete architecture: argmax alpha and gamma, beta >= 0.5; present layers first."""
-        present = self.beta >= 0.5
-        choice = np.argmax(self.alpha, axis=1)
-        order = np.concatenate([np.flatnonzero(present), np.flatnonzero(~present)])
-        alpha = np.zeros_like(self.alpha)
-        alpha[np.arange(self.space.num_layers), choice[order]] = 1.0
-        beta = present[order].astype(float)
-        gamma = np.zeros_like(self.gamma)
-        gamma[np.argmax(self.gamma)] = 1.0
-        return Architecture(self.space, alpha, beta, gamma)
+        """Nearest discrete architecture: argmax alpha and gamma, beta >= 0.5."""
+        alpha = np.eye(self.space.num_baselines)[np.argmax(self.alpha, axis=1)]
+        gamma = np.eye(len(self.space.embeddings))[np.argmax(self.gamma)]
+        return Architecture(self.space, alpha, (self.beta >= 0.5).astype(float), gamma)
 
     @property
     def embedding(self) -> str:
@@ -214,14 +242,7 @@ class Architecture:
     @property
     def hidden_layers(self) -> list[BaselineLayer]:
         """The Dense layers of the discretized architecture, input to output."""
-        discrete = self.discretize()
-        baselines = self.space.baseline_layers
-        return [baselines[int(np.argmax(row))] for row, b in zip(discrete.alpha, discrete.beta) if b == 1.0]
-
-    @property
-    def key(self) -> str:
-        """Short stable id; equal encodings share it."""
-        return hashlib.sha1(np.round(self.to_vector(), 4).tobytes()).hexdigest()[:12]
+        return [BaselineLayer(c.units, c.activation) for layer in self.discretize().plan.layers for c in layer.components]
 
     def describe(self) -> str:
         """One line a person reads, e.g. ``periodic -> dense64_relu -> dense32_tanh -> softmax``."""
@@ -232,57 +253,18 @@ class Architecture:
     # ---- JSON -------------------------------------------------------------------------------
     def layers(self) -> list[dict[str, Any]]:
         """Architecture data: each layer's operation and its inputs (the connectivity)."""
-        if self.is_discrete:
-            layers: list[dict[str, Any]] = [{"name": "embedding", "op": "embedding", "kind": self.embedding}]
-            for layer in self.hidden_layers:
-                layers.append(
-                    {
-                        "name": f"dense_{len(layers)}",
-                        "op": "dense",
-                        "units": layer.units,
-                        "activation": layer.activation,
-                        "inputs": [layers[-1]["name"]],
-                    }
-                )
-        else:
-            layers = [
-                {
-                    "name": "embedding",
-                    "op": "embedding_mixture",
-                    "components": [
-                        {"kind": kind, "weight": _round(w)} for kind, w in zip(self.space.embeddings, self.gamma) if w > 0
-                    ],
-                }
-            ]
-            for j in range(self.space.num_layers):
-                if self.beta[j] == 0.0:
-                    continue
-                layers.append(
-                    {
-                        "name": f"mixture_{j + 1}",
-                        "op": "gated_mixture",
-                        "gate": _round(self.beta[j]),
-                        "components": [
-                            {"units": b.units, "activation": b.activation, "weight": _round(w)}
-                            for b, w in zip(self.space.baseline_layers, self.alpha[j])
-                            if w > 0
-                        ],
-                        "inputs": [layers[-1]["name"]],
-                        "skip_from": layers[-1]["name"],
-                    }
-                )
-        layers.append({"name": "output", "op": "dense", "activation": "softmax", "inputs": [layers[-1]["name"]]})
-        return layers
+        return self.plan.to_json()
+
+    def encoding_json(self) -> dict[str, list]:
+        """The encoding as JSON lists: the canonical values, exactly."""
+        return {name: getattr(self, name).tolist() for name in ("alpha", "beta", "gamma")}
 
     def to_json(self, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        encoding = {name: getattr(self, name).round(6).tolist() for name in ("alpha", "beta", "gamma")}
-        # Describe the layers of exactly what a reader will load back from the rounded encoding.
-        reloaded = Architecture(self.space, encoding["alpha"], encoding["beta"], encoding["gamma"])
         data: dict[str, Any] = {
             "schema_version": ARCHITECTURE_SCHEMA_VERSION,
             "search_space": self.space.to_dict(),
-            "encoding": encoding,
-            "layers": reloaded.layers(),
+            "encoding": self.encoding_json(),
+            "layers": self.layers(),
         }
         if metadata:
             data["metadata"] = dict(metadata)
@@ -302,21 +284,30 @@ class Architecture:
         if "encoding" not in data:
             raise InputError("architecture JSON has no 'encoding' field")
         space = SearchSpace.from_dict(data.get("search_space", {}))
-        encoding = data["encoding"]
+        arch = cls.from_encoding_json(space, data["encoding"])
+        if "layers" in data and data["layers"] != arch.layers():
+            raise InputError("architecture 'layers' disagree with its encoding (edit the encoding, not the layers)")
+        return arch
+
+    @classmethod
+    def from_encoding_json(cls, space: SearchSpace, encoding: Any) -> Architecture:
+        """The inverse of :meth:`encoding_json`, validated."""
         if not isinstance(encoding, Mapping):
             raise InputError("architecture 'encoding' must be an object with alpha, beta, gamma")
         _reject_unknown(encoding, {"alpha", "beta", "gamma"}, "architecture encoding")
         missing = {"alpha", "beta", "gamma"} - set(encoding)
         if missing:
             raise InputError(f"architecture encoding lacks {sorted(missing)}")
-        arch = cls(space, encoding["alpha"], encoding["beta"], encoding["gamma"])
-        if "layers" in data and data["layers"] != arch.layers():
-            raise InputError("architecture 'layers' disagree with its encoding (edit the encoding, not the layers)")
-        return arch
+        return cls(space, encoding["alpha"], encoding["beta"], encoding["gamma"])
 
 
-def _round(value: float) -> float:
-    return round(float(value), 6)
+def _on_simplex(values: np.ndarray) -> np.ndarray:
+    """Clipped, normalized and rounded; values that are already a rounded point of the simplex are
+    only re-rounded, so the canonical form is a fixed point (reloading never moves a value)."""
+    values = np.clip(values, 0.0, None)
+    if abs(values.sum() - 1.0) > 10 ** -ENCODING_DECIMALS * len(values):
+        values = values / values.sum()
+    return np.round(values, ENCODING_DECIMALS)
 
 
 def _as_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -335,3 +326,15 @@ def _reject_unknown(data: Mapping[str, Any], known: set[str], where: str) -> Non
     unknown = set(data) - known
     if unknown:
         raise InputError(f"{where}: unknown field(s) {sorted(unknown)}; allowed {sorted(known)}")
+
+
+DEFAULT_SPACE = SearchSpace()  # the space `tanas search`, `tanas train` and the bundled evaluator use
+
+
+def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_fraction: float = 0.0) -> list[Architecture]:
+    """``count`` architectures, a ``continuous_fraction`` of them continuous mixtures; seeded."""
+    rng = np.random.default_rng(seed)
+    num_continuous = int(round(count * continuous_fraction))
+    archs = [space.sample(rng) for _ in range(count - num_continuous)]
+    archs += [space.sample_continuous(rng) for _ in range(num_continuous)]
+    return archs

@@ -1,27 +1,30 @@
-"""K networks of K architectures as batched tensors: one einsum per layer trains all of them.
+"""K networks as batched tensors: one einsum per layer trains all of them, one XLA call per run.
 
 Building K small Keras models and stepping them separately is dominated by per-op and tracing
-overhead on a CPU; here every layer of every network in a group is one ``[K, B, in] x [K, in, out]``
-contraction. Zero padding makes the networks share shapes, and masks keep them exact:
-
-* discrete networks: units beyond a layer's real width are masked to zero, and a layer that is
-  absent (beta = 0) passes its input through, so network k computes exactly its plain Dense stack;
-* continuous networks: each parametrized layer is one Dense over the concatenation of its baseline
-  layers with alpha > 0 (a zero weight contributes exactly nothing), each column activated by its
-  baseline's activation, then a fixed matrix applies alpha and the zero padding
-  (``sum_i alpha_i * pad(o_i)``); beta gates the result against the skip connection.
+overhead on a CPU; here every layer of every network in a stack is one ``[K, B, in] x [K, in, out]``
+contraction over the network plans (:mod:`tfx_tanas.network_plan`). Zero padding makes the networks
+share shapes and exact zeros keep each network what its plan says: a layer is one Dense over its
+baselines side by side (each column activated by its baseline's activation), then a fixed matrix
+applies alpha and the zero padding (``sum_i alpha_i * pad(o_i)``), or, when every network's layer
+is a single baseline at weight 1, a mask of its real columns; beta blends the result with the
+padded input, and a network with fewer layers than its neighbours has gate 0 there (the identity).
 
 Each network draws its initial weights from its own generator, seeded by the run's seed and its
 architecture's key, with the fan-in of its own (unpadded) layers: a network starts the same
 whichever networks share its stack, so a record can be reproduced by training its architecture
 alone, and two methods that pick the same architecture are measured on the same training.
 
-The trained weights are copied into the Keras networks of :mod:`tfx_tanas.model_builder` for
-serving (:meth:`StackedNetworks.to_keras`).
+Training a stack sums the networks' losses: each network's gradient depends only on its own loss
+and Adam's update is per parameter, so this is the same optimisation as training each alone.
+The trained weights go into the plain Keras network of :mod:`tfx_tanas.model_builder` for serving
+(:meth:`StackedNetworks.to_keras`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import time
 import zlib
 from collections.abc import Mapping, Sequence
 
@@ -29,15 +32,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfx_tanas.model_builder import build_network, used_embeddings
-from tfx_tanas.search_space import ACTIVATIONS, Architecture, BaselineLayer
+from tfx_tanas.model_builder import build_network, dense_name
+from tfx_tanas.network_plan import NetworkPlan, stack_multiply_adds
+from tfx_tanas.protocol import TrainingProtocol
+from tfx_tanas.search_space import ACTIVATIONS, Architecture
 
 _ACTIVATION_FUNCTIONS = {"relu": tf.nn.relu, "tanh": tf.tanh, "gelu": tf.nn.gelu}
-
-
-def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int, shape: tuple[int, ...]) -> np.ndarray:
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 
 def network_generator(seed: int, arch: Architecture) -> np.random.Generator:
@@ -45,101 +45,105 @@ def network_generator(seed: int, arch: Architecture) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(arch.key.encode())])
 
 
+def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
+
+
 def _pad_to(x: tf.Tensor, width: int) -> tf.Tensor:
     extra = width - x.shape[-1]
     return x if extra == 0 else tf.pad(x, [[0, 0]] * (len(x.shape) - 1) + [[0, extra]])
 
 
+@dataclasses.dataclass
+class _StackedLayer:
+    kernel: tf.Variable  # [K, in, columns]
+    bias: tf.Variable  # [K, columns]
+    activation: tf.Tensor  # [K, activations, 1, columns]: which activation each column takes
+    used_activations: tuple[int, ...]
+    mixing: tf.Tensor | None  # [K, columns, mixed]: alpha and zero padding; None when masks suffice
+    mask: tf.Tensor | None  # [K, 1, columns]: a network's real columns, when every layer is one baseline
+    gate: tf.Tensor  # [K, 1, 1]
+    all_open: bool  # every network has this layer with gate 1: the input is replaced, not blended
+
+
 class StackedNetworks(tf.Module):
-    """Networks of K architectures that are all discrete, or all continuous (see module doc)."""
+    """The networks of K architectures' plans, stacked (see the module docstring)."""
 
     def __init__(self, archs: Sequence[Architecture], widths: Mapping[str, int], num_classes: int, seed: int):
         super().__init__()
         self.archs = list(archs)
-        self.space = archs[0].space
+        self.plans = [a.plan for a in archs]
         self.widths = dict(widths)
         self.num_classes = num_classes
-        self.discrete = all(a.is_discrete for a in archs)
-        if not self.discrete and any(a.is_discrete for a in archs):
-            raise ValueError("stack discrete and continuous architectures separately")
-        # only the embeddings some member reads are stacked and padded
-        used = {k for a in archs for k in used_embeddings(a)}
-        self.kinds = [k for k in self.space.embeddings if k in used]
+        space = archs[0].space
+        used = {kind for plan in self.plans for kind in plan.kinds}
+        self.kinds = [kind for kind in space.embeddings if kind in used]
+        self.input_width = max(widths[kind] for kind in self.kinds)
+        gammas = np.zeros((len(archs), len(self.kinds)), np.float32)
+        for k, plan in enumerate(self.plans):
+            for kind, weight in plan.embeddings:
+                gammas[k, self.kinds.index(kind)] = weight
+        self.gamma = tf.constant(gammas)
         generators = [network_generator(seed, a) for a in archs]
-        K = len(archs)
-        self.input_width = max(widths[k] for k in self.kinds)
-        # gamma as a [K, kinds] matrix: one-hot for discrete networks
-        gammas = np.stack([a.discretize().gamma if self.discrete else a.gamma for a in archs])
-        self.gamma = tf.constant(gammas[:, [self.space.embeddings.index(k) for k in self.kinds]], tf.float32)
-        self.layers: list[dict[str, tf.Variable | tf.Tensor | tuple[int, ...]]] = []
+        real_in = [plan.input_width(widths) for plan in self.plans]
         width = self.input_width
-        real_in = np.array([self._input_width(a) for a in archs])
-        if self.discrete:
-            units = np.array([[layer.units for layer in a.hidden_layers] + [0] * (self.space.num_layers - len(a.hidden_layers)) for a in archs])
-            for j in range(self.space.num_layers):
-                present = units[:, j] > 0
-                if not present.any():
-                    break
-                out = int(units[:, j].max())
-                kernel = np.zeros((K, width, out), np.float32)
-                for k in np.flatnonzero(present):
-                    kernel[k, : real_in[k], : units[k, j]] = _glorot(generators[k], real_in[k], units[k, j], (real_in[k], units[k, j]))
-                activation = np.zeros((K, len(ACTIVATIONS)), np.float32)
-                for k in np.flatnonzero(present):
-                    activation[k, ACTIVATIONS.index(archs[k].hidden_layers[j].activation)] = 1.0
-                mask = (np.arange(out)[None, :] < units[:, j : j + 1]).astype(np.float32)
-                self.layers.append(
-                    {
-                        "kernel": tf.Variable(kernel, name=f"layer{j}_kernel"),
-                        "bias": tf.Variable(np.zeros((K, out), np.float32), name=f"layer{j}_bias"),
-                        "activation": tf.constant(activation[:, :, None, None]),
-                        "used_activations": tuple(int(i) for i in np.flatnonzero(activation.any(axis=0))),
-                        "mask": tf.constant(mask[:, None, :]),
-                        "present": tf.constant(present[:, None, None]),
-                    }
-                )
-                real_in = np.where(present, units[:, j], real_in)
-                width = max(width, out)
-        else:
-            mix_width = self.space.max_units
-            for j in range(self.space.num_layers):
-                # network k's columns: the blocks of its baselines with alpha > 0, side by side
-                blocks = [_components(a, j) for a in archs]
-                columns = max(sum(b.units for _, b, _ in comps) for comps in blocks)
-                kernel = np.zeros((K, width, columns), np.float32)
-                activation = np.zeros((K, len(ACTIVATIONS), 1, columns), np.float32)
-                mixing = np.zeros((K, columns, mix_width), np.float32)
-                for k, comps in enumerate(blocks):
-                    offset = 0
-                    for _, baseline, weight in comps:
-                        block = slice(offset, offset + baseline.units)
-                        # fan-in: network k's own input width, not the stack's padded one
-                        kernel[k, : real_in[k], block] = _glorot(generators[k], real_in[k], baseline.units, (real_in[k], baseline.units))
-                        activation[k, ACTIVATIONS.index(baseline.activation), 0, block] = 1.0
-                        mixing[k, np.arange(offset, offset + baseline.units), np.arange(baseline.units)] = weight
-                        offset += baseline.units
-                self.layers.append(
-                    {
-                        "kernel": tf.Variable(kernel, name=f"layer{j}_kernel"),
-                        "bias": tf.Variable(np.zeros((K, columns), np.float32), name=f"layer{j}_bias"),
-                        "activation": tf.constant(activation),
-                        "used_activations": tuple(int(i) for i in np.flatnonzero(activation.any(axis=(0, 2, 3)))),
-                        "mixing": tf.constant(mixing),
-                        "beta": tf.constant(np.array([a.beta[j] for a in archs], np.float32)[:, None, None]),
-                    }
-                )
-                betas = np.array([a.beta[j] for a in archs])
-                mixed_width = np.array([max((b.units for _, b, _ in comps), default=0) for comps in blocks])
-                real_in = np.where(betas == 1.0, mixed_width, np.where(betas == 0.0, real_in, np.maximum(real_in, mixed_width)))
-                width = max(width, mix_width)
+        self.layers: list[_StackedLayer] = []
+        for j in range(max(len(plan.layers) for plan in self.plans)):
+            layer, width = self._stack_layer(j, width, real_in, generators)
+            self.layers.append(layer)
+        K = len(archs)
         output_kernel = np.zeros((K, width, num_classes), np.float32)
         for k in range(K):
-            output_kernel[k, : real_in[k]] = _glorot(generators[k], real_in[k], num_classes, (real_in[k], num_classes))
+            output_kernel[k, : real_in[k]] = _glorot(generators[k], real_in[k], num_classes)
         self.output_kernel = tf.Variable(output_kernel, name="output_kernel")
         self.output_bias = tf.Variable(np.zeros((K, num_classes), np.float32), name="output_bias")
 
-    def _input_width(self, arch: Architecture) -> int:
-        return max(self.widths[k] for k in used_embeddings(arch))
+    def _stack_layer(self, j: int, width: int, real_in: list[int], generators: list[np.random.Generator]) -> tuple[_StackedLayer, int]:
+        """Layer j of every network (absent ones get gate 0); updates ``real_in`` to each network's
+        own output width and returns the stack's."""
+        members = [plan.layers[j] if j < len(plan.layers) else None for plan in self.plans]
+        present = [m for m in members if m is not None]
+        K = len(members)
+        columns = max(m.columns for m in present)
+        mixed_width = max(m.mixed_units for m in present)
+        masks_suffice = all(m.is_dense for m in present)
+        kernel = np.zeros((K, width, columns), np.float32)
+        activation = np.zeros((K, len(ACTIVATIONS), 1, columns), np.float32)
+        mixing = np.zeros((K, columns, mixed_width), np.float32)
+        mask = np.zeros((K, 1, columns), np.float32)
+        gate = np.zeros((K, 1, 1), np.float32)
+        for k, member in enumerate(members):
+            if member is None:
+                continue
+            gate[k] = member.gate
+            offset = 0
+            for component in member.components:
+                block = slice(offset, offset + component.units)
+                # fan-in: network k's own input width, not the stack's padded one
+                kernel[k, : real_in[k], block] = _glorot(generators[k], real_in[k], component.units)
+                activation[k, ACTIVATIONS.index(component.activation), 0, block] = 1.0
+                mixing[k, np.arange(offset, offset + component.units), np.arange(component.units)] = component.weight
+                mask[k, 0, block] = 1.0
+                offset += component.units
+            real_in[k] = member.output_width(real_in[k])
+        all_open = len(present) == K and all(m.gate == 1.0 for m in present)
+        layer = _StackedLayer(
+            kernel=tf.Variable(kernel, name=f"layer{j}_kernel"),
+            bias=tf.Variable(np.zeros((K, columns), np.float32), name=f"layer{j}_bias"),
+            activation=tf.constant(activation),
+            used_activations=tuple(int(i) for i in np.flatnonzero(activation.any(axis=(0, 2, 3)))),
+            mixing=None if masks_suffice else tf.constant(mixing),
+            mask=tf.constant(mask) if masks_suffice else None,
+            gate=tf.constant(gate),
+            all_open=all_open,
+        )
+        return layer, (mixed_width if all_open else max(width, mixed_width))
+
+    @property
+    def weights(self) -> list[tf.Variable]:
+        """Every trained variable (tf.Module does not look inside the layer records)."""
+        return [v for layer in self.layers for v in (layer.kernel, layer.bias)] + [self.output_kernel, self.output_bias]
 
     def stack_inputs(self, embeddings: Mapping[str, np.ndarray | tf.Tensor]) -> tf.Tensor:
         """[E, B, input_width]: every baseline embedding zero-padded to the widest."""
@@ -149,52 +153,164 @@ class StackedNetworks(tf.Module):
         """[E, B, input_width] -> logits [K, B, classes]."""
         h = tf.einsum("ke,ebd->kbd", self.gamma, stacked_inputs)
         for layer in self.layers:
-            z = tf.einsum("kbd,kdu->kbu", h, layer["kernel"][:, : h.shape[-1]]) + layer["bias"][:, None, :]
+            z = tf.einsum("kbd,kdu->kbu", h, layer.kernel) + layer.bias[:, None, :]
             # only the activations some network uses here: gelu costs as much as the matmul
-            activated = sum(layer["activation"][:, i] * _ACTIVATION_FUNCTIONS[ACTIVATIONS[i]](z) for i in layer["used_activations"])
-            if self.discrete:
-                out = activated * layer["mask"]
-                width = max(h.shape[-1], out.shape[-1])
-                h = tf.where(layer["present"], _pad_to(out, width), _pad_to(h, width))
+            activated = sum(layer.activation[:, i] * _ACTIVATION_FUNCTIONS[ACTIVATIONS[i]](z) for i in layer.used_activations)
+            if layer.mixing is None:
+                mixed = activated * layer.mask
             else:
-                mixed = tf.einsum("kbc,kcm->kbm", activated, layer["mixing"])
+                mixed = tf.einsum("kbc,kcm->kbm", activated, layer.mixing)
+            if layer.all_open:
+                h = mixed
+            else:
                 width = max(h.shape[-1], mixed.shape[-1])
-                h = layer["beta"] * _pad_to(mixed, width) + (1.0 - layer["beta"]) * _pad_to(h, width)
-        return tf.einsum("kbd,kdc->kbc", h, self.output_kernel[:, : h.shape[-1]]) + self.output_bias[:, None, :]
+                h = layer.gate * _pad_to(mixed, width) + (1.0 - layer.gate) * _pad_to(h, width)
+        return tf.einsum("kbd,kdc->kbc", h, self.output_kernel) + self.output_bias[:, None, :]
 
-    # ---- export -----------------------------------------------------------------------------
     def to_keras(self, index: int) -> keras.Model:
         """Network ``index`` as the plain Keras network the serving model uses, weights copied."""
-        arch = self.archs[index]
-        network = build_network(arch, self.widths, self.num_classes)
-        dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)]
-        output = dense.pop()
-        if self.discrete:
-            for layer, stacked in zip(dense, self.layers):
-                _copy_dense(layer, stacked["kernel"].numpy()[index], stacked["bias"].numpy()[index])
-        else:
-            remaining = iter(dense)
-            for j in range(self.space.num_layers):
-                if arch.beta[j] == 0:
-                    continue
-                kernel, bias = self.layers[j]["kernel"].numpy()[index], self.layers[j]["bias"].numpy()[index]
-                offset = 0
-                for _, baseline, _ in _components(arch, j):
-                    block = slice(offset, offset + baseline.units)
-                    _copy_dense(next(remaining), kernel[:, block], bias[block])
-                    offset += baseline.units
-        _copy_dense(output, self.output_kernel.numpy()[index], self.output_bias.numpy()[index])
+        plan = self.plans[index]
+        network = build_network(plan, self.widths, self.num_classes)
+        for position, (layer, stacked) in enumerate(zip(plan.layers, self.layers), start=1):
+            kernel, bias = stacked.kernel.numpy()[index], stacked.bias.numpy()[index]
+            offset = 0
+            for component in layer.components:
+                block = slice(offset, offset + component.units)
+                _copy_dense(network.get_layer(dense_name(position, layer, component)), kernel[:, block], bias[block])
+                offset += component.units
+        _copy_dense(network.get_layer("output"), self.output_kernel.numpy()[index], self.output_bias.numpy()[index])
         return network
 
 
-def _components(arch: Architecture, layer: int) -> list[tuple[int, BaselineLayer, float]]:
-    """(index, baseline, alpha) of the baselines that take part in a parametrized layer."""
-    return [(i, b, float(w)) for i, (b, w) in enumerate(zip(arch.space.baseline_layers, arch.alpha[layer])) if w > 0]
-
-
 def _copy_dense(layer: keras.layers.Dense, kernel: np.ndarray, bias: np.ndarray) -> None:
-    """Copy the top-left block that fits; padded rows and columns carry only zeros or masked values."""
-    target = np.zeros(layer.kernel.shape, np.float32)
-    rows, cols = min(target.shape[0], kernel.shape[0]), target.shape[1]
-    target[:rows] = kernel[:rows, :cols]
-    layer.set_weights([target, bias[:cols]])
+    """Copy the top-left block that fits; padded rows carry only zeros."""
+    rows = layer.kernel.shape[0]
+    layer.set_weights([kernel[:rows], bias])
+
+
+# ---- which networks share a stack --------------------------------------------------------------
+# Training a stack costs a fixed tracing + XLA compilation time, and per step a dispatch overhead
+# plus time proportional to the padded multiply-adds of all its networks (fitted on a 2-core CPU).
+_STACK_OVERHEAD_SECONDS = 1.0
+_STEP_OVERHEAD_SECONDS = 1e-3
+_FORWARD_MULTIPLY_ADDS_PER_SECOND = 1.2e10
+
+
+def plan_stacks(
+    plans: Sequence[NetworkPlan], widths: Mapping[str, int], num_classes: int, batch: int, steps: int, group_size: int
+) -> list[list[int]]:
+    """Split networks into stacks of at most ``group_size`` that minimise estimated training time.
+
+    Small tasks are overhead-bound (one big stack is best); large ones are compute-bound, and a
+    network padded to a wider neighbour wastes work, so stacks of alike shapes win. Sorting by
+    shape, then cutting the sorted list optimally (dynamic programming over cut points), finds that
+    balance per task.
+    """
+    order = sorted(range(len(plans)), key=lambda i: _shape_key(plans[i], widths))
+    best = [0.0] + [math.inf] * len(order)
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(max(0, end - group_size), end):
+            members = [plans[i] for i in order[start:end]]
+            multiply_adds = stack_multiply_adds(members, widths, num_classes)
+            step = _STEP_OVERHEAD_SECONDS + batch * len(members) * multiply_adds / _FORWARD_MULTIPLY_ADDS_PER_SECOND
+            seconds = _STACK_OVERHEAD_SECONDS + steps * step
+            if best[start] + seconds < best[end]:
+                best[end], cut[end] = best[start] + seconds, start
+    groups, end = [], len(order)
+    while end > 0:
+        groups.append(order[cut[end] : end])
+        end = cut[end]
+    return groups[::-1]
+
+
+def _shape_key(plan: NetworkPlan, widths: Mapping[str, int]) -> tuple:
+    units = [layer.columns for layer in plan.layers]
+    # the first layer reads the (often wide) embedding: its width matters most
+    return (not plan.is_dense_stack, plan.input_width(widths), plan.kinds, units[:1], max(units, default=0), len(units), units)
+
+
+# ---- the compiled training run -----------------------------------------------------------------
+@dataclasses.dataclass
+class StackRun:
+    networks: StackedNetworks
+    finite: np.ndarray  # [K]: whether every step's loss stayed finite
+    history: np.ndarray  # [epochs, K]: validation accuracy after each epoch
+    seconds: float
+
+
+def train_stack(
+    archs: Sequence[Architecture],
+    widths: Mapping[str, int],
+    num_classes: int,
+    train: tuple[Mapping[str, np.ndarray], np.ndarray],
+    validation: tuple[Mapping[str, np.ndarray], np.ndarray],
+    protocol: TrainingProtocol,
+    seed: int,
+) -> StackRun:
+    """Train one stack under the protocol: every epoch's batches drawn up front, the whole run one
+    compiled XLA call, with no per-step Python dispatch or host sync (what bounds small tasks)."""
+    started = time.perf_counter()
+    stack = StackedNetworks(archs, widths, num_classes, seed)
+    variables = stack.weights
+    optimizer = _Adam(variables, protocol.learning_rate)
+    train_x = stack.stack_inputs(train[0])
+    train_y = tf.constant(train[1].astype(np.int32))
+    val_x = stack.stack_inputs(validation[0])
+    val_y = tf.constant(validation[1].astype(np.int32))
+    num_train = len(train[1])
+    batch = protocol.batch_size(num_train)
+    steps = protocol.steps_per_epoch(num_train)
+    rng = np.random.default_rng(seed)
+    batches = np.stack([rng.permutation(num_train)[: steps * batch].reshape(steps, batch) for _ in range(protocol.epochs)])
+    batches_tensor = tf.constant(batches.astype(np.int32))
+
+    def train_step(rows: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            logits = stack(tf.gather(train_x, rows, axis=1))
+            labels = tf.broadcast_to(tf.gather(train_y, rows)[None, :], tf.shape(logits)[:2])
+            losses = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), axis=1)
+            total = tf.reduce_sum(losses)
+        optimizer.apply(tape.gradient(total, variables))
+        return losses
+
+    def train_epoch(epoch: tf.Tensor, finite: tf.Tensor, history: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        _, finite = tf.while_loop(
+            lambda step, _: step < steps,
+            lambda step, finite: (step + 1, finite & tf.math.is_finite(train_step(batches_tensor[epoch, step]))),
+            (tf.constant(0), finite),
+        )
+        predicted = tf.argmax(stack(val_x), axis=-1, output_type=tf.int32)
+        correct = tf.reduce_mean(tf.cast(tf.equal(predicted, val_y[None, :]), tf.float32), axis=1)
+        return epoch + 1, finite, tf.tensor_scatter_nd_update(history, [[epoch]], correct[None, :])
+
+    @tf.function(jit_compile=True, autograph=False)
+    def run() -> tuple[tf.Tensor, tf.Tensor]:
+        start = (tf.constant(0), tf.ones(len(archs), tf.bool), tf.zeros((protocol.epochs, len(archs))))
+        _, finite, history = tf.while_loop(lambda epoch, *_: epoch < protocol.epochs, train_epoch, start)
+        return finite, history
+
+    finite, history = (t.numpy() for t in run())
+    return StackRun(stack, finite, history, time.perf_counter() - started)
+
+
+class _Adam:
+    """Adam (Kingma & Ba) with Keras' defaults, on plain ``tf.Variable``s.
+
+    Adam's update is elementwise, so on stacked networks it is exactly per-network Adam.
+    """
+
+    def __init__(self, variables: list[tf.Variable], learning_rate: float, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
+        self.variables = variables
+        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.first = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.second = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.steps = tf.Variable(0.0, trainable=False)
+
+    def apply(self, gradients: list[tf.Tensor]) -> None:
+        self.steps.assign_add(1.0)
+        step_size = self.learning_rate * tf.sqrt(1 - self.beta_2**self.steps) / (1 - self.beta_1**self.steps)
+        for variable, gradient, first, second in zip(self.variables, gradients, self.first, self.second):
+            first.assign(self.beta_1 * first + (1 - self.beta_1) * gradient)
+            second.assign(self.beta_2 * second + (1 - self.beta_2) * tf.square(gradient))
+            variable.assign_sub(step_size * first / (tf.sqrt(second) + self.epsilon))

@@ -11,7 +11,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 
 from components import artifacts, specs
 from components.architecture_records_gen import executor
-from tfx_tanas.meta_training import CONTINUOUS_FRACTION, MEASUREMENTS
+from tfx_tanas.options import CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.tasks import Task
 
 

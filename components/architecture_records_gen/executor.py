@@ -24,10 +24,10 @@ from tfx.types import artifact_utils
 from components import artifacts, specs
 from tfx_tanas.errors import InputError, TanasError
 from tfx_tanas.meta_training import records_for_task, task_architectures
+from tfx_tanas.protocol import DEFAULT_PROTOCOL
 from tfx_tanas.records import RECORDS_VERSION
 from tfx_tanas.search_space import Architecture, SearchSpace
 from tfx_tanas.tasks import Task
-from tfx_tanas.training import DEFAULT_PROTOCOL
 
 RECORDS_FILE = "records.jsonl"
 SKIPPED_FILE = "skipped.jsonl"

@@ -13,9 +13,8 @@ from components.evaluator_trainer.executor import Executor
 from tfx_tanas.errors import InputError
 from tfx_tanas.evaluator import Evaluator
 from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
-from tfx_tanas.meta_training import sample_architectures
 from tfx_tanas.records import Record, append_records
-from tfx_tanas.search_space import SearchSpace
+from tfx_tanas.search_space import SearchSpace, sample_architectures
 
 
 def write_records(directory: Path, space: SearchSpace, tasks: int = 3, per_task: int = 8) -> None:
