@@ -9,7 +9,12 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.11",
-    packages=find_packages(include=["tfx_tanas", "tfx_tanas.*", "components", "components.*", "pipelines", "pipelines.*"]),
+    # components/ and pipelines/ install inside the tfx_tanas namespace: nothing claims the generic
+    # top-level names "components" or "pipelines".
+    packages=find_packages(include=["tfx_tanas", "tfx_tanas.*"])
+    + ["tfx_tanas.components", *(f"tfx_tanas.components.{p}" for p in find_packages("components"))]
+    + ["tfx_tanas.pipelines"],
+    package_dir={"tfx_tanas.components": "components", "tfx_tanas.pipelines": "pipelines"},
     package_data={"tfx_tanas": ["assets/*.csv", "assets/*.jsonl.gz", "assets/evaluator/*"]},
     install_requires=[
         "tensorflow>=2.16,<2.17",

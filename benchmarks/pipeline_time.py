@@ -20,9 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pandas as pd  # noqa: E402
 
-from pipelines.commands import METADATA_FILE  # noqa: E402
-from pipelines.metadata import NodeRun, latest_run, open_store  # noqa: E402
 from tfx_tanas.cli import main  # noqa: E402
+from tfx_tanas.pipelines.commands import METADATA_FILE  # noqa: E402
+from tfx_tanas.pipelines.metadata import NodeRun, latest_run, open_store  # noqa: E402
 
 CHILE_CSV = Path(__file__).resolve().parent.parent / "examples" / "chile.csv"
 LABEL = "region"

@@ -1,14 +1,9 @@
 """TFX components for task-aware architecture search: thin shells over :mod:`tfx_tanas`.
 
-* :class:`components.meta_feature_gen.component.MetaFeatureGen`: statistics + schema + examples -> MetaFeatures
-* :class:`components.architecture_records_gen.component.ArchitectureRecordsGen`: tasks -> ArchitectureRecords (Beam)
-* :class:`components.evaluator_trainer.component.EvaluatorTrainer`: ArchitectureRecords -> Evaluator
-* :class:`components.arch_searcher.component.ArchSearcher`: MetaFeatures + Evaluator -> Architecture (+ HyperParameters for the Trainer)
+Installed as ``tfx_tanas.components`` (the folder is ``components/`` at the repository's top):
 
-The artifact types are exported here because Kubeflow's container entrypoint resolves a custom
-type by importing its TYPE_NAME, ``components.<Class>``.
+* :class:`~tfx_tanas.components.meta_feature_gen.component.MetaFeatureGen`: statistics + schema + examples -> meta-features
+* :class:`~tfx_tanas.components.architecture_records_gen.component.ArchitectureRecordsGen`: tasks -> records (Beam)
+* :class:`~tfx_tanas.components.evaluator_trainer.component.EvaluatorTrainer`: records -> evaluator
+* :class:`~tfx_tanas.components.arch_searcher.component.ArchSearcher`: meta-features + evaluator -> architecture (+ HyperParameters for the Trainer)
 """
-
-from components.artifacts import Architecture, ArchitectureRecords, Evaluator, MetaFeatures
-
-__all__ = ["Architecture", "ArchitectureRecords", "Evaluator", "MetaFeatures"]

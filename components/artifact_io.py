@@ -101,3 +101,16 @@ def read_json(directory: str, name: str) -> Any:
         return json.loads(io_utils.read_string_file(path))
     except json.JSONDecodeError as err:
         raise InputError(f"{path} is not valid JSON ({err.msg})") from None
+
+
+def parse_json_object(text: str | None, name: str) -> dict[str, Any]:
+    """A JSON-object execution parameter (None or empty: ``{}``); anything else is an InputError."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{name} is not valid JSON ({err.msg})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{name} must be a JSON object, got {text!r}")
+    return value

@@ -1,9 +1,11 @@
 """Artifact types of the tanas components.
 
-Kubeflow Pipelines V2 accepts a custom artifact type only when its TYPE_NAME looks like
-``namespace.TypeName``, and its container entrypoint recovers the Python class by importing
-TYPE_NAME as a dotted path. So every TYPE_NAME here is this package's import path,
-``components.<Class>``, which the container can resolve.
+Kubeflow Pipelines V2 accepts a custom artifact type only when its TYPE_NAME is exactly
+``namespace.TypeName`` (one dot), and its container entrypoint recovers the Python class by
+importing TYPE_NAME as a dotted path. So every TYPE_NAME here is ``tfx_tanas.<Class>``: the
+top-level package resolves these names lazily (:mod:`tfx_tanas`), so the core still imports no
+TFX until an artifact type is asked for. The class names say they are artifacts, so they are not
+confused with the core's ``MetaFeatures`` or ``Architecture`` next to them.
 
 The same compiler rejects declared ``PROPERTIES`` on custom types (its generic artifact schema
 has none), so what each artifact carries (versions, sizes, predicted score) is written by the
@@ -15,28 +17,28 @@ from __future__ import annotations
 from tfx.types.artifact import Artifact
 
 
-class MetaFeatures(Artifact):
+class MetaFeaturesArtifact(Artifact):
     """``meta_features.json``: the task description the evaluator reads."""
 
-    TYPE_NAME = "components.MetaFeatures"
+    TYPE_NAME = "tfx_tanas.MetaFeaturesArtifact"
 
 
-class ArchitectureRecords(Artifact):
+class RecordsArtifact(Artifact):
     """``records.jsonl``: (task, meta-features, architecture, score) triplets from offline training."""
 
-    TYPE_NAME = "components.ArchitectureRecords"
+    TYPE_NAME = "tfx_tanas.RecordsArtifact"
 
 
-class Evaluator(Artifact):
+class EvaluatorArtifact(Artifact):
     """An evaluator directory (``evaluator.json`` + weights) as ``tfx_tanas.evaluator.Evaluator.save`` writes it."""
 
-    TYPE_NAME = "components.Evaluator"
+    TYPE_NAME = "tfx_tanas.EvaluatorArtifact"
 
 
-class Architecture(Artifact):
+class ArchitectureArtifact(Artifact):
     """``architecture.json`` (the chosen architecture) and ``candidates.jsonl`` (every scored candidate)."""
 
-    TYPE_NAME = "components.Architecture"
+    TYPE_NAME = "tfx_tanas.ArchitectureArtifact"
 
 
 # Custom property names (set by the executors, read by people and tests through ML Metadata).

@@ -9,7 +9,7 @@ from __future__ import annotations
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components import artifacts
+from tfx_tanas.components import artifacts
 
 # Channel keys.
 EXAMPLES_KEY = "examples"
@@ -35,9 +35,7 @@ META_FEATURE_MODE_KEY = "meta_features_mode"
 ENSEMBLE_SIZE_KEY = "ensemble_size"
 EPOCHS_KEY = "epochs"
 METHOD_KEY = "method"
-STARTS_KEY = "starts"
-STEPS_KEY = "steps"
-NUM_SAMPLES_KEY = "num_samples"
+SEARCH_OPTIONS_KEY = "search_options"  # JSON object: the method's options (tfx_tanas.options.SEARCH_METHODS)
 
 
 class MetaFeatureGenSpec(ComponentSpec):
@@ -50,7 +48,7 @@ class MetaFeatureGenSpec(ComponentSpec):
         SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
     }
-    OUTPUTS = {META_FEATURES_KEY: ChannelParameter(type=artifacts.MetaFeatures)}
+    OUTPUTS = {META_FEATURES_KEY: ChannelParameter(type=artifacts.MetaFeaturesArtifact)}
 
 
 class ArchitectureRecordsGenSpec(ComponentSpec):
@@ -63,7 +61,7 @@ class ArchitectureRecordsGenSpec(ComponentSpec):
         MEASUREMENTS_KEY: ExecutionParameter(type=int),
     }
     INPUTS = {}
-    OUTPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.ArchitectureRecords)}
+    OUTPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.RecordsArtifact)}
 
 
 class EvaluatorTrainerSpec(ComponentSpec):
@@ -74,23 +72,21 @@ class EvaluatorTrainerSpec(ComponentSpec):
         EPOCHS_KEY: ExecutionParameter(type=int),
         SEED_KEY: ExecutionParameter(type=int),
     }
-    INPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.ArchitectureRecords)}
-    OUTPUTS = {EVALUATOR_KEY: ChannelParameter(type=artifacts.Evaluator)}
+    INPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.RecordsArtifact)}
+    OUTPUTS = {EVALUATOR_KEY: ChannelParameter(type=artifacts.EvaluatorArtifact)}
 
 
 class ArchSearcherSpec(ComponentSpec):
     PARAMETERS = {
         METHOD_KEY: ExecutionParameter(type=str),
         SEED_KEY: ExecutionParameter(type=int),
-        STARTS_KEY: ExecutionParameter(type=int, optional=True),
-        STEPS_KEY: ExecutionParameter(type=int, optional=True),
-        NUM_SAMPLES_KEY: ExecutionParameter(type=int, optional=True),
+        SEARCH_OPTIONS_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
-        META_FEATURES_KEY: ChannelParameter(type=artifacts.MetaFeatures),
-        EVALUATOR_KEY: ChannelParameter(type=artifacts.Evaluator),
+        META_FEATURES_KEY: ChannelParameter(type=artifacts.MetaFeaturesArtifact),
+        EVALUATOR_KEY: ChannelParameter(type=artifacts.EvaluatorArtifact),
     }
     OUTPUTS = {
-        ARCHITECTURE_KEY: ChannelParameter(type=artifacts.Architecture),
+        ARCHITECTURE_KEY: ChannelParameter(type=artifacts.ArchitectureArtifact),
         HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
     }

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines import metadata
-from pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerprint
-from tfx_tanas.cli import bundled_evaluator_path
 from tfx_tanas.data import clean_frame, read_csv
 from tfx_tanas.errors import InputError
-from tfx_tanas.evaluator import Evaluator
-from tfx_tanas.search_space import SearchSpace
+from tfx_tanas.pipelines import metadata
+from tfx_tanas.pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerprint
+from tfx_tanas.workflows import bundled_evaluator_path, load_evaluator
 
 PIPELINE_ROOT = "pipeline"
 METADATA_FILE = "metadata.sqlite"
@@ -37,7 +35,7 @@ def run_command(args: argparse.Namespace) -> None:
     data = Path(args.data).resolve()
     check_data(data, args.label)
     evaluator = Path(args.evaluator).resolve() if args.evaluator else bundled_evaluator_path()
-    Evaluator.load(evaluator, space=SearchSpace())  # refuses another search space or meta-feature version
+    load_evaluator(evaluator)  # refuses another search space or meta-feature version
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
 

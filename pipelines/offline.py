@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from tfx.orchestration import metadata, pipeline
 
-from components.architecture_records_gen.component import ArchitectureRecordsGen
-from components.evaluator_trainer.component import EvaluatorTrainer
+from tfx_tanas import options
+from tfx_tanas.components.architecture_records_gen.component import ArchitectureRecordsGen
+from tfx_tanas.components.evaluator_trainer.component import EvaluatorTrainer
 from tfx_tanas.evaluator import EvaluatorConfig
-from tfx_tanas.options import CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.tasks import Task
 
 PIPELINE_NAME = "tanas-offline"
@@ -23,12 +23,12 @@ def create_offline_pipeline(
     pipeline_root: str,
     metadata_path: str | None = None,
     pipeline_name: str = PIPELINE_NAME,
-    architectures_per_task: int = 40,
-    continuous_fraction: float = CONTINUOUS_FRACTION,
-    chunk_size: int = 8,
+    architectures_per_task: int = options.ARCHITECTURES_PER_TASK,
+    continuous_fraction: float = options.CONTINUOUS_FRACTION,
+    chunk_size: int = options.CHUNK_SIZE,
     evaluator_config: EvaluatorConfig | None = None,
     seed: int = 0,
-    measurements: int = MEASUREMENTS,
+    measurements: int = options.MEASUREMENTS,
     beam_pipeline_args: Sequence[str] = LOCAL_PARALLEL_BEAM_ARGS,
     enable_cache: bool = True,
 ) -> pipeline.Pipeline:

@@ -8,18 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import tensorflow_model_analysis as tfma
-from tfx.components import CsvExampleGen, Evaluator, Pusher, SchemaGen, StatisticsGen, Trainer
+from tfx import components as tfx_components
 from tfx.dsl.components.common.importer import Importer
 from tfx.orchestration import metadata, pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 
-from components import artifacts
-from components.arch_searcher.component import ArchSearcher
-from components.meta_feature_gen.component import MetaFeatureGen
-from pipelines.trainer_module import EVALUATION_SIGNATURE
+from tfx_tanas import options
+from tfx_tanas.components import artifacts
+from tfx_tanas.components.arch_searcher.component import ArchSearcher
+from tfx_tanas.components.meta_feature_gen.component import MetaFeatureGen
+from tfx_tanas.pipelines.trainer_module import EVALUATION_SIGNATURE
 
 PIPELINE_NAME = "tanas-online"
-RUN_FN = "pipelines.trainer_module.run_fn"
+RUN_FN = "tfx_tanas.pipelines.trainer_module.run_fn"
 ACCURACY_METRIC = "SparseCategoricalAccuracy"
 
 
@@ -33,7 +34,7 @@ def create_pipeline(
     evaluator_fingerprint: str | None = None,
     metadata_path: str | None = None,
     pipeline_name: str = PIPELINE_NAME,
-    search_method: str = "gradient",
+    search_method: str = options.DEFAULT_SEARCH_METHOD,
     seed: int = 0,
     min_accuracy: float = 0.0,
     beam_pipeline_args: Sequence[str] | None = None,
@@ -41,7 +42,7 @@ def create_pipeline(
 ) -> pipeline.Pipeline:
     """The online pipeline over ``data`` (a CSV file or a directory of them; local path or URI).
 
-    ``evaluator_uri`` is imported as the ``components.Evaluator`` artifact ArchSearcher uses;
+    ``evaluator_uri`` is imported as the ``tfx_tanas.EvaluatorArtifact`` artifact ArchSearcher uses;
     ``evaluator_fingerprint`` (see :func:`directory_fingerprint`) makes the Importer register a
     new artifact when the directory's contents change in place, so the search is not served from
     the cache of an older evaluator.
@@ -50,8 +51,8 @@ def create_pipeline(
     accuracy on the eval split is at least ``min_accuracy``.
     """
     example_gen = csv_example_gen(data)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"])
+    statistics_gen = tfx_components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx_components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
     meta_feature_gen = MetaFeatureGen(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
@@ -60,7 +61,7 @@ def create_pipeline(
     )
     evaluator_importer = Importer(
         source_uri=evaluator_uri,
-        artifact_type=artifacts.Evaluator,
+        artifact_type=artifacts.EvaluatorArtifact,
         custom_properties={artifacts.CONTENT_FINGERPRINT: evaluator_fingerprint} if evaluator_fingerprint else None,
     ).with_id("evaluator_importer")
     arch_searcher = ArchSearcher(
@@ -69,7 +70,7 @@ def create_pipeline(
         method=search_method,
         seed=seed,
     )
-    trainer = Trainer(
+    trainer = tfx_components.Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -78,12 +79,12 @@ def create_pipeline(
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config={"label": label, "seed": seed},
     )
-    model_evaluator = Evaluator(
+    model_evaluator = tfx_components.Evaluator(  # TFX's model evaluation (TFMA), not tanas's evaluator
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         eval_config=eval_config(label, min_accuracy),
     )
-    pusher = Pusher(
+    pusher = tfx_components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=model_evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)),
@@ -116,10 +117,10 @@ def directory_fingerprint(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def csv_example_gen(data: str) -> CsvExampleGen:
+def csv_example_gen(data: str) -> tfx_components.CsvExampleGen:
     """CsvExampleGen over one CSV file or every ``*.csv`` of a directory (split 2:1 into train and eval)."""
     input_base, pattern = csv_input(data)
-    return CsvExampleGen(
+    return tfx_components.CsvExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
     )
@@ -134,7 +135,7 @@ def csv_input(data: str) -> tuple[str, str]:
 
 
 def eval_config(label: str, min_accuracy: float) -> tfma.EvalConfig:
-    """TFMA reads the model's ``evaluation`` signature (see pipelines.trainer_module) and blesses
+    """TFMA reads the model's ``evaluation`` signature (see tfx_tanas.pipelines.trainer_module) and blesses
     a model whose accuracy on the eval split reaches ``min_accuracy``."""
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=EVALUATION_SIGNATURE, label_key=label, prediction_key="probabilities")],

@@ -1,6 +1,6 @@
 """The Trainer's ``run_fn``: train the searched architecture under the protocol and save it.
 
-Used by TFX's standard Trainer as ``run_fn="pipelines.trainer_module.run_fn"`` (an import path,
+Used by TFX's standard Trainer as ``run_fn="tfx_tanas.pipelines.trainer_module.run_fn"`` (an import path,
 so the same string works locally and inside the Kubeflow image). The architecture arrives as
 ``fn_args.hyperparameters`` (ArchSearcher's HyperParameters output); ``custom_config`` carries
 ``label`` and ``seed``.
@@ -16,7 +16,6 @@ The SavedModel has two signatures on serialized tf.Examples:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 
@@ -24,15 +23,15 @@ import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.utils import io_utils
 
-from components.artifact_io import read_examples
+from tfx_tanas.components.artifact_io import read_examples
 from tfx_tanas.errors import InputError
 from tfx_tanas.protocol import DEFAULT_PROTOCOL
 from tfx_tanas.search_space import Architecture
 from tfx_tanas.serving import ServingModule
 from tfx_tanas.training import train_and_select
+from tfx_tanas.workflows import METRICS_FILE, metrics_jsonl
 
 EVALUATION_SIGNATURE = "evaluation"
-METRICS_FILE = "metrics.jsonl"
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -53,7 +52,7 @@ def run_fn(fn_args: FnArgs) -> None:
         module, fn_args.serving_model_dir, signatures={"serving_default": module.serving.serve, EVALUATION_SIGNATURE: module.evaluate}
     )
     io_utils.write_string_file(
-        os.path.join(fn_args.model_run_dir, METRICS_FILE), "".join(json.dumps(row) + "\n" for row in trained.metrics)
+        os.path.join(fn_args.model_run_dir, METRICS_FILE), metrics_jsonl(trained)
     )
 
 

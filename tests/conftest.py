@@ -76,3 +76,31 @@ def tiny_meta_features(task_meta_features) -> MetaFeatures:
 @pytest.fixture(scope="session")
 def tiny_evaluator_dir(tiny_evaluator, tmp_path_factory) -> Path:
     return tiny_evaluator.save(tmp_path_factory.mktemp("evaluator") / "evaluator")
+
+
+# ---- TFX component inputs (made by TFX's own components, once per session) ----------------------
+@pytest.fixture(scope="session")
+def chile_frame() -> pd.DataFrame:
+    from tfx_inputs import CHILE_CSV, CONSTANT_COLUMN
+
+    frame = pd.read_csv(CHILE_CSV).sample(300, random_state=0).reset_index(drop=True)
+    frame[CONSTANT_COLUMN] = "CL"
+    return frame
+
+
+@pytest.fixture(scope="session")
+def upstream(chile_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Examples, statistics and schema of 300 chile rows, made by TFX's own components."""
+    from tfx_inputs import upstream_artifacts
+
+    root = tmp_path_factory.mktemp("upstream")
+    csv_path = root / "chile.csv"
+    chile_frame.to_csv(csv_path, index=False)
+    return upstream_artifacts(csv_path, root)
+
+
+@pytest.fixture(scope="session")
+def evaluator_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tfx_inputs import fitted_evaluator
+
+    return fitted_evaluator(SearchSpace()).save(tmp_path_factory.mktemp("evaluator"))

@@ -18,15 +18,14 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.types.artifact import Artifact
 from tfx.utils import import_utils
+from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator
 
-from components import artifacts
-from components.arch_searcher.executor import ARCHITECTURE_FILE
-from components.meta_feature_gen.executor import META_FEATURES_FILE
-from components.testing import CHILE_CSV, LABEL, fitted_evaluator
-from pipelines.online import PIPELINE_NAME
 from tfx_tanas.cli import main
+from tfx_tanas.components import artifacts
 from tfx_tanas.meta_features import meta_features_for_frame
+from tfx_tanas.pipelines.online import PIPELINE_NAME
 from tfx_tanas.search_space import Architecture, SearchSpace
+from tfx_tanas.workflows import ARCHITECTURE_FILE, META_FEATURES_FILE
 
 IMAGE = "registry.example.com/tfx-tanas:test"
 ROOT = "gs://tanas-bucket/root"
@@ -86,7 +85,7 @@ def test_every_executor_class_and_the_trainer_run_fn_named_in_the_spec_import(sp
 
 def test_every_artifact_type_resolves_as_the_container_resolves_it(spec: dict) -> None:
     titles = artifact_titles(spec)
-    assert {"components.MetaFeatures", "components.Evaluator", "components.Architecture"} <= titles
+    assert {"tfx_tanas.MetaFeaturesArtifact", "tfx_tanas.EvaluatorArtifact", "tfx_tanas.ArchitectureArtifact"} <= titles
     for title in titles:
         artifact_class = import_utils.import_class_by_path(compiler_utils.TITLE_TO_CLASS_PATH.get(title, title))
         assert issubclass(artifact_class, Artifact)

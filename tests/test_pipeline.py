@@ -15,19 +15,19 @@ import pytest
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator
 
-from components.arch_searcher.executor import ARCHITECTURE_FILE
-from components.testing import CHILE_CSV, LABEL, fitted_evaluator
-from pipelines.commands import METADATA_FILE, SERVING_DIR, eval_accuracy
-from pipelines.metadata import NodeRun, custom_property, latest_run, open_store
-from pipelines.offline import create_offline_pipeline
-from pipelines.online import create_pipeline
-from pipelines.trainer_module import METRICS_FILE
 from tfx_tanas.cli import main
 from tfx_tanas.errors import VersionMismatchError
 from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.pipelines.commands import METADATA_FILE, SERVING_DIR, eval_accuracy
+from tfx_tanas.pipelines.metadata import NodeRun, custom_property, latest_run, open_store
+from tfx_tanas.pipelines.offline import create_offline_pipeline
+from tfx_tanas.pipelines.online import create_pipeline
+from tfx_tanas.pipelines.trainer_module import METRICS_FILE
 from tfx_tanas.search_space import Architecture, SearchSpace
 from tfx_tanas.tasks import Task
+from tfx_tanas.workflows import ARCHITECTURE_FILE
 
 # enough rows that the protocol trains even a linear pick (with 400, CsvExampleGen leaves ~210
 # training rows: 90 Adam steps, and a linear periodic network stayed at the majority class)
@@ -190,7 +190,7 @@ def test_ml_metadata_links_the_pushed_model_to_its_architecture(online_run) -> N
     trainer = producer(store, model)
     [hyperparameters] = inputs_of(store, trainer, "HyperParameters")
     searcher = producer(store, hyperparameters)
-    [architecture] = outputs_of(store, searcher, "components.Architecture")
+    [architecture] = outputs_of(store, searcher, "tfx_tanas.ArchitectureArtifact")
     [expected] = {run.node: run for run in runs}["ArchSearcher"].outputs["architecture"]
     assert architecture.id == expected.id
     assert custom_property(architecture, "architecture_key") == custom_property(hyperparameters, "architecture_key")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator
 
-from components.testing import CHILE_CSV, LABEL, fitted_evaluator
 from tfx_tanas.cli import main
 from tfx_tanas.search_space import SearchSpace
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from pipelines.trainer_module import EVALUATION_SIGNATURE, EvaluationModule, tfma_label_layout
 from tfx_tanas.errors import InputError
+from tfx_tanas.pipelines.trainer_module import EVALUATION_SIGNATURE, EvaluationModule, tfma_label_layout
 from tfx_tanas.protocol import TrainingProtocol
 from tfx_tanas.search_space import SearchSpace
 from tfx_tanas.training import train_and_select

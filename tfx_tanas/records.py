@@ -26,6 +26,7 @@ from tfx_tanas.search_space import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
 
+RECORDS_FILE = "records.jsonl"  # inside a records artifact
 RECORDS_VERSION = 2  # 2: "seeds" names the measurement seeds a score comes from
 _FIELDS = {
     "records_version",

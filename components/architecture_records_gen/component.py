@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 
-from components import artifacts, specs
-from components.architecture_records_gen import executor
-from tfx_tanas.options import CONTINUOUS_FRACTION, MEASUREMENTS
+from tfx_tanas import options
+from tfx_tanas.components import artifacts, specs
+from tfx_tanas.components.architecture_records_gen import executor
 from tfx_tanas.tasks import Task
 
 
@@ -25,7 +25,7 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
     fits the mean score). Pass runner options with ``.with_beam_pipeline_args([...])`` or the
     pipeline's ``beam_pipeline_args``.
 
-    Output ``records``: a ``components.ArchitectureRecords`` artifact holding ``records.jsonl``
+    Output ``records``: a ``tfx_tanas.RecordsArtifact`` artifact holding ``records.jsonl``
     (and ``skipped.jsonl``, the tasks that could not be used and why).
     """
 
@@ -35,11 +35,11 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
     def __init__(
         self,
         tasks: Sequence[Task],
-        architectures_per_task: int = 40,
-        continuous_fraction: float = CONTINUOUS_FRACTION,
-        chunk_size: int = 8,
+        architectures_per_task: int = options.ARCHITECTURES_PER_TASK,
+        continuous_fraction: float = options.CONTINUOUS_FRACTION,
+        chunk_size: int = options.CHUNK_SIZE,
         seed: int = 0,
-        measurements: int = MEASUREMENTS,
+        measurements: int = options.MEASUREMENTS,
     ):
         super().__init__(
             spec=specs.ArchitectureRecordsGenSpec(
@@ -49,6 +49,6 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
                 chunk_size=chunk_size,
                 seed=seed,
                 measurements=measurements,
-                records=types.Channel(type=artifacts.ArchitectureRecords),
+                records=types.Channel(type=artifacts.RecordsArtifact),
             )
         )

@@ -21,15 +21,14 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
-from components import artifacts, specs
-from tfx_tanas.errors import InputError, TanasError
-from tfx_tanas.meta_training import records_for_task, task_architectures
+from tfx_tanas.components import artifacts, specs
+from tfx_tanas.errors import InputError
+from tfx_tanas.meta_training import TASK_ERRORS, records_for_task, task_architectures
 from tfx_tanas.protocol import DEFAULT_PROTOCOL
-from tfx_tanas.records import RECORDS_VERSION
-from tfx_tanas.search_space import Architecture, SearchSpace
+from tfx_tanas.records import RECORDS_FILE, RECORDS_VERSION
+from tfx_tanas.search_space import DEFAULT_SPACE, Architecture
 from tfx_tanas.tasks import Task
 
-RECORDS_FILE = "records.jsonl"
 SKIPPED_FILE = "skipped.jsonl"
 _SKIPPED_TAG = "skipped"
 
@@ -49,7 +48,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         measurements = int(exec_properties[specs.MEASUREMENTS_KEY])
         if per_task < 1 or chunk_size < 1 or measurements < 1 or not 0.0 <= fraction <= 1.0:
             raise InputError("architectures_per_task, chunk_size and measurements must be >= 1, continuous_fraction in [0, 1]")
-        space = SearchSpace()
+        space = DEFAULT_SPACE
         work = [
             (task, chunk, measurement)
             for task in tasks
@@ -94,7 +93,7 @@ class _TrainChunk(beam.DoFn):
         task, architectures, measurement = element
         try:
             records = records_for_task(task, architectures, DEFAULT_PROTOCOL, self._seed, len(architectures), measurement)
-        except (TanasError, ValueError) as err:
+        except TASK_ERRORS as err:
             yield beam.pvalue.TaggedOutput(_SKIPPED_TAG, json.dumps({"task": task.task_id, "reason": str(err)}))
             return
         for record in records:

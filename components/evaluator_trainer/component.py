@@ -5,8 +5,8 @@ from __future__ import annotations
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 
-from components import artifacts, specs
-from components.evaluator_trainer import executor
+from tfx_tanas.components import artifacts, specs
+from tfx_tanas.components.evaluator_trainer import executor
 from tfx_tanas.evaluator import EvaluatorConfig
 
 _DEFAULTS = EvaluatorConfig()
@@ -15,11 +15,12 @@ _DEFAULTS = EvaluatorConfig()
 class EvaluatorTrainer(base_component.BaseComponent):
     """Trains the evaluator network (meta-features, architecture) -> predicted score on records.
 
-    Parameters mirror :class:`tfx_tanas.evaluator.EvaluatorConfig`: ``loss`` ("within_task", the
-    default; "squared_error", the patent's objective; or "pairwise"), ``meta_features_mode`` ("tfdv" statistics, "learned" by a
-    set encoder trained jointly, or "both"), ``ensemble_size``, ``epochs``, ``seed``.
+    Parameters mirror :class:`tfx_tanas.evaluator.EvaluatorConfig` and take its defaults (from
+    :mod:`tfx_tanas.options`): ``loss`` (one of ``options.EVALUATOR_LOSSES``; "squared_error" is
+    the patent's objective), ``meta_features_mode`` ("tfdv" statistics, "learned" by a set encoder
+    trained jointly, or "both"), ``ensemble_size``, ``epochs``, ``seed``.
 
-    Output ``evaluator``: a ``components.Evaluator`` artifact, the directory ArchSearcher loads.
+    Output ``evaluator``: a ``tfx_tanas.EvaluatorArtifact`` artifact, the directory ArchSearcher loads.
     """
 
     SPEC_CLASS = specs.EvaluatorTrainerSpec
@@ -42,6 +43,6 @@ class EvaluatorTrainer(base_component.BaseComponent):
                 ensemble_size=ensemble_size,
                 epochs=epochs,
                 seed=seed,
-                evaluator=types.Channel(type=artifacts.Evaluator),
+                evaluator=types.Channel(type=artifacts.EvaluatorArtifact),
             )
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 
-from components import artifacts, specs
-from components.meta_feature_gen import executor
+from tfx_tanas.components import artifacts, specs
+from tfx_tanas.components.meta_feature_gen import executor
 
 
 class MetaFeatureGen(base_component.BaseComponent):
@@ -15,7 +15,7 @@ class MetaFeatureGen(base_component.BaseComponent):
     Statistics give the per-feature figures; the examples of the same split give what statistics
     cannot (class counts of an integer label, mutual information with the label).
 
-    Output ``meta_features``: a ``components.MetaFeatures`` artifact holding ``meta_features.json``.
+    Output ``meta_features``: a ``tfx_tanas.MetaFeaturesArtifact`` artifact holding ``meta_features.json``.
     """
 
     SPEC_CLASS = specs.MetaFeatureGenSpec
@@ -29,6 +29,6 @@ class MetaFeatureGen(base_component.BaseComponent):
                 examples=examples,
                 label=label,
                 split=split,
-                meta_features=types.Channel(type=artifacts.MetaFeatures),
+                meta_features=types.Channel(type=artifacts.MetaFeaturesArtifact),
             )
         )

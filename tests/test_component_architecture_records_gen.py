@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from tfx.dsl.components.base import base_beam_executor
 
-from components import artifacts
-from components.architecture_records_gen.executor import RECORDS_FILE, SKIPPED_FILE, Executor
+from tfx_tanas.components import artifacts
+from tfx_tanas.components.architecture_records_gen.executor import SKIPPED_FILE, Executor
 from tfx_tanas.errors import InputError
-from tfx_tanas.records import read_records
+from tfx_tanas.records import RECORDS_FILE, read_records
 from tfx_tanas.tasks import Task
 
 SMALL_TASK = Task(
@@ -28,8 +28,8 @@ SMALL_TASK = Task(
 UNKNOWN_TASK = Task("sklearn", "no_such_set", "target")
 
 
-def run(tasks: list[Task], out: Path, beam_pipeline_args: list[str] | None = None) -> artifacts.ArchitectureRecords:
-    records = artifacts.ArchitectureRecords()
+def run(tasks: list[Task], out: Path, beam_pipeline_args: list[str] | None = None) -> artifacts.RecordsArtifact:
+    records = artifacts.RecordsArtifact()
     records.uri = str(out)
     exec_properties = {
         "tasks": json.dumps([dataclasses.asdict(t) for t in tasks]),
@@ -65,7 +65,7 @@ def test_no_usable_task_is_an_error(tmp_path: Path) -> None:
 
 
 def test_malformed_tasks_are_refused(tmp_path: Path) -> None:
-    records = artifacts.ArchitectureRecords()
+    records = artifacts.RecordsArtifact()
     records.uri = str(tmp_path)
     with pytest.raises(InputError, match="tasks must be a JSON list"):
         Executor().Do({}, {"records": [records]}, {"tasks": '[{"name": "iris"}]', "architectures_per_task": 3,

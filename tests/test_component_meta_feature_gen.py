@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 from tfx.types import standard_artifacts
+from tfx_inputs import CONSTANT_COLUMN, LABEL
 
-from components import artifacts
-from components.meta_feature_gen.executor import META_FEATURES_FILE, Executor
-from components.testing import CONSTANT_COLUMN, LABEL
+from tfx_tanas.components import artifacts
+from tfx_tanas.components.meta_feature_gen.executor import Executor
 from tfx_tanas.errors import InputError
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
+from tfx_tanas.workflows import META_FEATURES_FILE
 
 
-def run(upstream: dict, out: Path, label: str = LABEL, split: str = "train", statistics=None) -> artifacts.MetaFeatures:
-    output = artifacts.MetaFeatures()
+def run(upstream: dict, out: Path, label: str = LABEL, split: str = "train", statistics=None) -> artifacts.MetaFeaturesArtifact:
+    output = artifacts.MetaFeaturesArtifact()
     output.uri = str(out)
     inputs = {"statistics": [statistics or upstream["statistics"]], "schema": [upstream["schema"]], "examples": [upstream["examples"]]}
     Executor().Do(inputs, {"meta_features": [output]}, {"label": label, "split": split})

@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import artifacts
-from components.architecture_records_gen.executor import RECORDS_FILE
-from components.evaluator_trainer.executor import Executor
+from tfx_tanas.components import artifacts
+from tfx_tanas.components.evaluator_trainer.executor import Executor
 from tfx_tanas.errors import InputError
 from tfx_tanas.evaluator import Evaluator
 from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
-from tfx_tanas.records import Record, append_records
+from tfx_tanas.records import RECORDS_FILE, Record, append_records
 from tfx_tanas.search_space import SearchSpace, sample_architectures
 
 
@@ -28,10 +27,10 @@ def write_records(directory: Path, space: SearchSpace, tasks: int = 3, per_task:
     append_records(directory / RECORDS_FILE, records)
 
 
-def run(records_dir: Path, out: Path) -> artifacts.Evaluator:
-    records = artifacts.ArchitectureRecords()
+def run(records_dir: Path, out: Path) -> artifacts.EvaluatorArtifact:
+    records = artifacts.RecordsArtifact()
     records.uri = str(records_dir)
-    evaluator = artifacts.Evaluator()
+    evaluator = artifacts.EvaluatorArtifact()
     evaluator.uri = str(out)
     exec_properties = {"loss": "squared_error", "meta_features_mode": "tfdv", "ensemble_size": 1, "epochs": 3, "seed": 0}
     Executor().Do({"records": [records]}, {"evaluator": [evaluator]}, exec_properties)

@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from tfx.types import standard_artifacts
+from tfx_inputs import CONSTANT_COLUMN, LABEL, fitted_evaluator
 
-from components import artifacts
-from components.arch_searcher.executor import ARCHITECTURE_FILE, CANDIDATES_FILE, HYPERPARAMETERS_FILE, Executor
-from components.meta_feature_gen.executor import META_FEATURES_FILE
-from components.testing import CONSTANT_COLUMN, LABEL, fitted_evaluator
+from tfx_tanas.components import artifacts
+from tfx_tanas.components.arch_searcher.executor import HYPERPARAMETERS_FILE, Executor
 from tfx_tanas.errors import InputError
 from tfx_tanas.meta_features import meta_features_for_frame
 from tfx_tanas.search_space import Architecture, SearchSpace
+from tfx_tanas.workflows import ARCHITECTURE_FILE, CANDIDATES_FILE, META_FEATURES_FILE
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +26,16 @@ def meta_features_dir(chile_frame: pd.DataFrame, tmp_path_factory: pytest.TempPa
     return directory
 
 
-def run(meta_features_dir: Path, evaluator_dir: Path, out: Path, **parameters) -> tuple[artifacts.Architecture, standard_artifacts.HyperParameters]:
-    meta = artifacts.MetaFeatures()
+def run(meta_features_dir: Path, evaluator_dir: Path, out: Path, method: str = "gradient", search_options: str | None = None) -> tuple[artifacts.ArchitectureArtifact, standard_artifacts.HyperParameters]:
+    meta = artifacts.MetaFeaturesArtifact()
     meta.uri = str(meta_features_dir)
-    evaluator = artifacts.Evaluator()
+    evaluator = artifacts.EvaluatorArtifact()
     evaluator.uri = str(evaluator_dir)
-    architecture = artifacts.Architecture()
+    architecture = artifacts.ArchitectureArtifact()
     architecture.uri = str(out / "architecture")
     hyperparameters = standard_artifacts.HyperParameters()
     hyperparameters.uri = str(out / "hyperparameters")
-    exec_properties = {"method": "gradient", "seed": 0, "starts": None, "steps": None, "num_samples": None, **parameters}
+    exec_properties = {"method": method, "seed": 0, "search_options": search_options}
     Executor().Do(
         {"meta_features": [meta], "evaluator": [evaluator]},
         {"architecture": [architecture], "hyperparameters": [hyperparameters]},
@@ -45,7 +45,7 @@ def run(meta_features_dir: Path, evaluator_dir: Path, out: Path, **parameters) -
 
 
 def test_gradient_search_writes_a_discrete_architecture_and_its_candidates(meta_features_dir: Path, evaluator_dir: Path, tmp_path: Path) -> None:
-    architecture, hyperparameters = run(meta_features_dir, evaluator_dir, tmp_path, starts=4, steps=10)
+    architecture, hyperparameters = run(meta_features_dir, evaluator_dir, tmp_path, search_options=json.dumps({"starts": 4, "steps": 10}))
     data = json.loads((Path(architecture.uri) / ARCHITECTURE_FILE).read_text())
     chosen = Architecture.from_json(data)
     assert chosen.is_discrete and chosen.space == SearchSpace()
@@ -59,14 +59,20 @@ def test_gradient_search_writes_a_discrete_architecture_and_its_candidates(meta_
 
 
 def test_random_search_takes_its_own_budget(meta_features_dir: Path, evaluator_dir: Path, tmp_path: Path) -> None:
-    architecture, _ = run(meta_features_dir, evaluator_dir, tmp_path, method="random", num_samples=64)
+    architecture, _ = run(meta_features_dir, evaluator_dir, tmp_path, method="random", search_options=json.dumps({"num_samples": 64}))
     assert architecture.get_string_custom_property(artifacts.SEARCH_METHOD) == "random"
     assert Architecture.from_json(json.loads((Path(architecture.uri) / ARCHITECTURE_FILE).read_text())).is_discrete
 
 
 def test_an_option_of_another_method_is_refused(meta_features_dir: Path, evaluator_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="starts do\\(es\\) not apply to random search"):
-        run(meta_features_dir, evaluator_dir, tmp_path, method="random", starts=4)
+        run(meta_features_dir, evaluator_dir, tmp_path, method="random", search_options=json.dumps({"starts": 4}))
+
+
+def test_search_options_that_are_not_a_json_object_are_refused(meta_features_dir: Path, evaluator_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="search_options must be a JSON object"):
+        run(meta_features_dir, evaluator_dir, tmp_path, search_options="[4]")
+
 
 
 def test_an_evaluator_for_another_search_space_is_refused(meta_features_dir: Path, tmp_path: Path) -> None:

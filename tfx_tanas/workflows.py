@@ -1,0 +1,136 @@
+"""The few workflows a user, the CLI, the TFX executors and the benchmarks all call.
+
+* :func:`describe_task`: a labelled frame (and, in a pipeline, StatisticsGen's statistics) ->
+  meta-features (patent step 202);
+* :func:`choose_architecture`: meta-features + evaluator -> the chosen architecture and every
+  scored candidate (steps 204-208), :meth:`Choice.save` writes ``architecture.json`` and
+  ``candidates.jsonl``;
+* :func:`train_evaluator`: records -> a fitted evaluator (offline, claim 10);
+* :func:`train_and_export`: a frame + architectures -> the best trained under the protocol,
+  exported for TF Serving.
+
+Argument parsing (CLI) and artifact I/O (executors) are all their callers add.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tfx_tanas.errors import InputError
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
+from tfx_tanas.files import write_text
+from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame
+from tfx_tanas.meta_training import task_samples
+from tfx_tanas.options import DEFAULT_SEARCH_METHOD
+from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
+from tfx_tanas.records import Record, read_records, to_arrays
+from tfx_tanas.search import SearchResult, search
+from tfx_tanas.search_space import DEFAULT_SPACE, Architecture, SearchSpace
+from tfx_tanas.serving import export_serving_model
+from tfx_tanas.training import TrainedModel, train_and_select
+
+log = logging.getLogger(__name__)
+
+ARCHITECTURE_FILE = "architecture.json"
+CANDIDATES_FILE = "candidates.jsonl"
+META_FEATURES_FILE = "meta_features.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+def bundled_evaluator_path() -> Path:
+    """The evaluator shipped with the package (trained on the bundled records)."""
+    return Path(str(resources.files("tfx_tanas") / "assets" / "evaluator"))
+
+
+def load_evaluator(directory: str | os.PathLike | None = None, space: SearchSpace = DEFAULT_SPACE) -> ArchitectureEvaluator:
+    """The evaluator in ``directory`` (default: the bundled one); one made for another search space
+    or meta-feature version is refused."""
+    return ArchitectureEvaluator.load(directory or bundled_evaluator_path(), space)
+
+
+def describe_task(frame: pd.DataFrame, label: str, statistics: Any | None = None) -> MetaFeatures:
+    """Meta-features of a labelled frame; ``statistics`` (a TFDV DatasetFeatureStatisticsList, as
+    StatisticsGen writes it) is computed from the frame when not given."""
+    if statistics is None:
+        return meta_features_for_frame(frame, label)
+    return compute_meta_features(statistics, label, frame)
+
+
+@dataclasses.dataclass
+class Choice:
+    """A search's outcome for one task: the chosen architecture and everything that was scored."""
+
+    result: SearchResult
+    seed: int
+    meta_features_out_of_range: list[str]
+
+    @property
+    def architecture(self) -> Architecture:
+        return self.result.best.architecture
+
+    def architecture_json(self) -> dict[str, Any]:
+        return self.result.architecture_json(self.seed, self.meta_features_out_of_range)
+
+    def save(self, directory: str) -> None:
+        """``architecture.json`` and ``candidates.jsonl`` in ``directory`` (a local path or a URI)."""
+        write_text(os.path.join(directory, ARCHITECTURE_FILE), json.dumps(self.architecture_json(), indent=2))
+        write_text(os.path.join(directory, CANDIDATES_FILE), self.result.candidates_jsonl())
+
+
+def choose_architecture(
+    meta_features: MetaFeatures,
+    evaluator: ArchitectureEvaluator,
+    method: str = DEFAULT_SEARCH_METHOD,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> Choice:
+    """Search the evaluator's space for the task; a task unlike the evaluator's training tasks is
+    searched all the same, with a warning naming the meta-features out of range."""
+    outside = evaluator.out_of_range(meta_features.vector(evaluator.meta_feature_names))
+    if outside:
+        log.warning("warning: meta-features outside the evaluator's training range (%s): predictions extrapolate", ", ".join(outside[:5]))
+    return Choice(search(evaluator, meta_features, method=method, seed=seed, options=options), seed, outside)
+
+
+def train_evaluator(records: str | os.PathLike | Sequence[Record], config: EvaluatorConfig | None = None) -> ArchitectureEvaluator:
+    """Fit an evaluator on records (a records file, or records already read) for their search space.
+
+    An evaluator that learns its meta-features also reads a data sample of every task, reloaded
+    by task id."""
+    config = config or EvaluatorConfig()
+    records = read_records(records) if isinstance(records, (str, os.PathLike)) else list(records)
+    if not records:
+        raise InputError("no records to train an evaluator on")
+    arrays = to_arrays(records)
+    samples = task_samples(sorted(set(arrays.groups)), config.seed) if config.uses_learned else None
+    evaluator = ArchitectureEvaluator(records[0].architecture.space, config)
+    evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups, samples)
+    return evaluator
+
+
+def train_and_export(
+    frame: pd.DataFrame,
+    label: str,
+    architectures: Sequence[Architecture],
+    serving_root: str | os.PathLike,
+    eval_frame: pd.DataFrame | None = None,
+    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
+    seed: int = 0,
+    progress: Any = None,
+) -> tuple[TrainedModel, Path]:
+    """Train the architectures under the protocol, export the best to ``serving_root/<version>/``."""
+    trained = train_and_select(frame, label, architectures, eval_frame, protocol, seed, progress)
+    return trained, export_serving_model(trained.serving_module, serving_root)
+
+
+def metrics_jsonl(trained: TrainedModel) -> str:
+    return "".join(json.dumps(row) + "\n" for row in trained.metrics)
