@@ -75,7 +75,7 @@ def test_spec_loads_in_kfp_and_runs_every_step_in_the_image(spec: dict, spec_pat
 
 def test_every_executor_class_and_the_trainer_run_fn_named_in_the_spec_import(spec: dict) -> None:
     paths = {executor_class_path(c) for c in containers(spec).values()}
-    assert {"components.meta_feature_gen.executor.Executor", "components.arch_searcher.executor.Executor"} <= paths
+    assert {"tfx_tanas.components.meta_feature_gen.executor.Executor", "tfx_tanas.components.arch_searcher.executor.Executor"} <= paths
     for path in paths:
         import_utils.import_class_by_path(path)
     trainer_parameters = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
@@ -89,7 +89,7 @@ def test_every_artifact_type_resolves_as_the_container_resolves_it(spec: dict) -
     for title in titles:
         artifact_class = import_utils.import_class_by_path(compiler_utils.TITLE_TO_CLASS_PATH.get(title, title))
         assert issubclass(artifact_class, Artifact)
-        if title.startswith("components."):
+        if title.startswith("tfx_tanas."):
             assert artifact_class.TYPE_NAME == title
 
 
