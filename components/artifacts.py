@@ -28,7 +28,7 @@ class ArchitectureRecords(Artifact):
 
 
 class Evaluator(Artifact):
-    """An evaluator directory (``evaluator.json`` + weights) as ``tfx_tanas.evaluator.Evaluator.save`` writes it."""
+    """An evaluator directory (``evaluator.json`` + weights) as ``tfx_tanas.evaluator.ArchitectureEvaluator.save`` writes it."""
 
     TYPE_NAME = "components.Evaluator"
 

@@ -13,7 +13,7 @@ from tfx.types import artifact_utils
 
 from pipelines.metadata import latest_run, open_store
 from pipelines.online import csv_example_gen
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.meta_features import META_FEATURE_NAMES
 from tfx_tanas.meta_training import sample_architectures
 from tfx_tanas.search_space import SearchSpace
@@ -46,11 +46,11 @@ def upstream_artifacts(csv_path: Path, root: Path) -> dict[str, types.Artifact]:
     return {key: found[key] for key in ("examples", "statistics", "schema")}
 
 
-def fitted_evaluator(space: SearchSpace, seed: int = 0) -> Evaluator:
+def fitted_evaluator(space: SearchSpace, seed: int = 0) -> ArchitectureEvaluator:
     """A real evaluator fitted in a second on made-up records: executors need one, not a good one."""
     rng = np.random.default_rng(seed)
     archs = sample_architectures(space, 40, seed)
-    evaluator = Evaluator(space, EvaluatorConfig(epochs=2, seed=seed))
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(epochs=2, ensemble_size=1, seed=seed))
     evaluator.fit(
         rng.normal(size=(len(archs), len(META_FEATURE_NAMES))),
         np.stack([a.to_vector() for a in archs]),

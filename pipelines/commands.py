@@ -21,7 +21,7 @@ from pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerp
 from tfx_tanas.cli import bundled_evaluator_path
 from tfx_tanas.data import clean_frame, read_csv
 from tfx_tanas.errors import InputError
-from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.search_space import SearchSpace
 
 PIPELINE_ROOT = "pipeline"
@@ -37,7 +37,7 @@ def run_command(args: argparse.Namespace) -> None:
     data = Path(args.data).resolve()
     check_data(data, args.label)
     evaluator = Path(args.evaluator).resolve() if args.evaluator else bundled_evaluator_path()
-    Evaluator.load(evaluator, space=SearchSpace())  # refuses another search space or meta-feature version
+    ArchitectureEvaluator.load(evaluator, space=SearchSpace())  # refuses another search space or meta-feature version
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
 

@@ -122,7 +122,7 @@ def _quiet_libraries() -> None:
 # ---- commands ---------------------------------------------------------------------------------
 def _search(args: argparse.Namespace) -> None:
     from tfx_tanas.data import read_csv
-    from tfx_tanas.evaluator import Evaluator
+    from tfx_tanas.evaluator import ArchitectureEvaluator
     from tfx_tanas.meta_features import meta_features_for_frame
     from tfx_tanas.search import search
     from tfx_tanas.search_space import SearchSpace
@@ -130,7 +130,7 @@ def _search(args: argparse.Namespace) -> None:
     out = _output_dir(args.out, [args.data])
     frame = read_csv(args.data)
     # the default space is the one `tanas train` and `sample-architectures` work in
-    evaluator = Evaluator.load(args.evaluator or bundled_evaluator_path(), SearchSpace())
+    evaluator = ArchitectureEvaluator.load(args.evaluator or bundled_evaluator_path(), SearchSpace())
     started = time.perf_counter()
     meta = meta_features_for_frame(frame, args.label)
     log.info("meta-features computed in %.1fs", time.perf_counter() - started)
@@ -194,7 +194,7 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _build_evaluator(args: argparse.Namespace) -> None:
-    from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+    from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
     from tfx_tanas.meta_training import generate_records, refresh_meta_features, task_samples
     from tfx_tanas.records import read_records, to_arrays
     from tfx_tanas.search_space import SearchSpace
@@ -223,7 +223,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
     arrays = to_arrays(read_records(args.records))
     config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
     samples = task_samples(sorted(set(arrays.groups)), args.seed) if config.uses_learned else None
-    evaluator = Evaluator(space, config)
+    evaluator = ArchitectureEvaluator(space, config)
     evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups, samples)
     evaluator.save(args.out)
     print(f"evaluator trained on {len(arrays.scores)} records from {len(set(arrays.groups))} tasks: {args.out}")

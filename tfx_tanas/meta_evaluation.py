@@ -14,7 +14,7 @@ import logging
 import numpy as np
 from scipy.stats import spearmanr
 
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.meta_training import task_samples
 from tfx_tanas.records import Record, to_arrays
 
@@ -76,7 +76,7 @@ def leave_task_out(records: list[Record], config: EvaluatorConfig, folds: int = 
     predicted = np.zeros(len(arrays.scores))
     for k in range(folds):
         train = fold != k
-        evaluator = Evaluator(space, config)
+        evaluator = ArchitectureEvaluator(space, config)
         evaluator.fit(arrays.meta_features[train], arrays.encodings[train], arrays.scores[train], arrays.groups[train], samples)
         for task in np.unique(arrays.groups[fold == k]):
             rows = arrays.groups == task

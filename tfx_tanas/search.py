@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import MetaFeatures
 from tfx_tanas.search_space import Architecture
 
@@ -82,7 +82,7 @@ class SearchResult:
         return "".join(json.dumps(c.to_json()) + "\n" for c in self.candidates)
 
 
-def search(evaluator: Evaluator, meta_features: MetaFeatures, method: str = "gradient", seed: int = 0, **options) -> SearchResult:
+def search(evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, method: str = "gradient", seed: int = 0, **options) -> SearchResult:
     if method == "gradient":
         return gradient_ascent_search(evaluator, meta_features, seed=seed, **options)
     if method == "random":
@@ -91,7 +91,7 @@ def search(evaluator: Evaluator, meta_features: MetaFeatures, method: str = "gra
 
 
 def gradient_ascent_search(
-    evaluator: Evaluator,
+    evaluator: ArchitectureEvaluator,
     meta_features: MetaFeatures,
     starts: int = 16,
     steps: int = 60,
@@ -103,7 +103,7 @@ def gradient_ascent_search(
     started = time.perf_counter()
     space = evaluator.space
     rng = np.random.default_rng(seed)
-    score = evaluator.frozen_scorer(evaluator.normalized(meta_features.vector(evaluator.meta_feature_names)), meta_features.sample)
+    score = evaluator.task_scorer(meta_features)
     J, p, E = space.num_layers, space.num_baselines, len(space.embeddings)
     alpha_logits = tf.Variable(rng.normal(0, 1, (starts, J, p)).astype(np.float32))
     beta_logits = tf.Variable(rng.normal(0, 1, (starts, J)).astype(np.float32))
@@ -141,7 +141,7 @@ def gradient_ascent_search(
 
 
 def random_search(
-    evaluator: Evaluator,
+    evaluator: ArchitectureEvaluator,
     meta_features: MetaFeatures,
     num_samples: int = 512,
     rounds: int = 4,
@@ -180,7 +180,7 @@ def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
     return Architecture(space, alpha, beta, gamma).discretize()
 
 
-def _score(evaluator: Evaluator, meta_features: MetaFeatures, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
+def _score(evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
     z = meta_features.vector(evaluator.meta_feature_names)
     prediction = evaluator.predict(z, np.stack([a.to_vector() for a in archs]), meta_features.sample)
     return [
@@ -190,7 +190,7 @@ def _score(evaluator: Evaluator, meta_features: MetaFeatures, archs: list[Archit
 
 
 def _finish(
-    evaluator: Evaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, risk_aversion: float
+    evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, risk_aversion: float
 ) -> SearchResult:
     """Discretize every visited candidate, score the distinct discrete ones not scored yet, and pick
     the best lower confidence bound ``mean - risk_aversion * spread``: where the ensemble disagrees,

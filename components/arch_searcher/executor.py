@@ -19,7 +19,7 @@ from tfx.utils import io_utils
 from components import artifact_io, artifacts, specs
 from components.meta_feature_gen.executor import META_FEATURES_FILE
 from tfx_tanas.errors import InputError
-from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import MetaFeatures
 from tfx_tanas.search import search
 from tfx_tanas.search_space import SearchSpace
@@ -41,7 +41,7 @@ class Executor(base_executor.BaseExecutor):
         method = exec_properties[specs.METHOD_KEY]
         seed = int(exec_properties[specs.SEED_KEY])
         options = search_options(method, exec_properties)
-        evaluator = Evaluator.load(artifact_io.single_uri(input_dict[specs.EVALUATOR_KEY]), space=SearchSpace())
+        evaluator = ArchitectureEvaluator.load(artifact_io.single_uri(input_dict[specs.EVALUATOR_KEY]), space=SearchSpace())
         meta = MetaFeatures.from_json(artifact_io.read_json(artifact_io.single_uri(input_dict[specs.META_FEATURES_KEY]), META_FEATURES_FILE))
         outside = evaluator.out_of_range(meta.vector(evaluator.meta_feature_names))
         if outside:

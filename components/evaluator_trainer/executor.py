@@ -11,7 +11,7 @@ from tfx.types import artifact_utils
 
 from components import artifact_io, artifacts, specs
 from components.architecture_records_gen.executor import RECORDS_FILE
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.meta_features import META_FEATURE_VERSION
 from tfx_tanas.meta_training import task_samples
 from tfx_tanas.records import read_records, to_arrays
@@ -33,7 +33,7 @@ class Executor(base_executor.BaseExecutor):
         space = records[0].architecture.space
         # A learned feature generator trains on a data sample of every task, reloaded by task id.
         samples = task_samples(sorted(set(arrays.groups)), config.seed) if config.uses_learned else None
-        evaluator = Evaluator(space, config)
+        evaluator = ArchitectureEvaluator(space, config)
         evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups, samples)
 
         output = artifact_utils.get_single_instance(output_dict[specs.EVALUATOR_KEY])

@@ -11,7 +11,7 @@ from components import artifacts
 from components.architecture_records_gen.executor import RECORDS_FILE
 from components.evaluator_trainer.executor import Executor
 from tfx_tanas.errors import InputError
-from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
 from tfx_tanas.meta_training import sample_architectures
 from tfx_tanas.records import Record, append_records
@@ -42,7 +42,7 @@ def run(records_dir: Path, out: Path) -> artifacts.Evaluator:
 def test_trains_an_evaluator_for_the_records_search_space(tmp_path: Path) -> None:
     write_records(tmp_path / "records", SearchSpace())
     output = run(tmp_path / "records", tmp_path / "evaluator")
-    loaded = Evaluator.load(output.uri, space=SearchSpace())
+    loaded = ArchitectureEvaluator.load(output.uri, space=SearchSpace())
     # 48 measurement lines: the evaluator fits one mean score per (task, architecture)
     assert loaded.training_summary == {"num_records": 24, "num_tasks": 3}
     assert output.get_int_custom_property(artifacts.NUM_RECORDS) == 24
