@@ -37,7 +37,7 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for spec in args.configs.split(","):
         loss, meta_features = spec.split(":")
-        config = EvaluatorConfig(loss=loss, meta_features=meta_features, epochs=args.epochs)
+        config = EvaluatorConfig(loss=loss, meta_features=meta_features, epochs=args.epochs, ensemble_size=1)  # README: one network each
         started = time.perf_counter()
         report = leave_task_out(records, config, folds=args.folds)
         print(

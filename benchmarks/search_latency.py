@@ -29,13 +29,13 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tfx_tanas.cli import bundled_evaluator_path
 from tfx_tanas.data import clean_frame, read_csv
-from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import compute_meta_features, statistics_from_frame
 from tfx_tanas.search import search
 from tfx_tanas.search_space import SearchSpace
 from tfx_tanas.tasks import make_synthetic
+from tfx_tanas.workflows import bundled_evaluator_path
 
 TANAS = Path(sys.executable).with_name("tanas")
 SEARCH_TARGET_SECONDS = 1.0
@@ -86,7 +86,7 @@ def main() -> None:
         rows.append(("(a) TFDV statistics", f"{wall:.2f}", f"{cpu:.2f}", "generate_statistics_from_dataframe"))
         meta, wall, cpu = timed(compute_meta_features, stats, "label", cleaned)
         rows.append(("(b) meta-features", f"{wall:.2f}", f"{cpu:.2f}", f"{len(meta.values)} values, MI on <= 20k rows"))
-        evaluator, wall, cpu = timed(Evaluator.load, evaluator_dir, SearchSpace())
+        evaluator, wall, cpu = timed(ArchitectureEvaluator.load, evaluator_dir, SearchSpace())
         rows.append(("load evaluator", f"{wall:.2f}", f"{cpu:.2f}", str(evaluator_dir)))
 
         search_seconds = {}

@@ -36,11 +36,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tfx_tanas.data import clean_frame, stratified_split  # noqa: E402
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig  # noqa: E402
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig  # noqa: E402
 from tfx_tanas.meta_features import meta_features_for_frame  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures  # noqa: E402
 from tfx_tanas.protocol import DEFAULT_PROTOCOL  # noqa: E402
-from tfx_tanas.records import average_over_seeds, read_records, to_arrays  # noqa: E402
+from tfx_tanas.records import average_over_seeds, read_records  # noqa: E402
 from tfx_tanas.search import search  # noqa: E402
 from tfx_tanas.search_space import (  # noqa: E402
     Architecture,
@@ -51,6 +51,7 @@ from tfx_tanas.search_space import (  # noqa: E402
 from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_from_splits  # noqa: E402
 from tfx_tanas.tasks import Task  # noqa: E402
 from tfx_tanas.training import accuracy, train_architectures  # noqa: E402
+from tfx_tanas.workflows import train_evaluator  # noqa: E402
 
 METHODS = ("tanas-gradient", "tanas-random", "random", "best-on-average", "nearest-task", "kerastuner-10", "oracle-20")
 
@@ -78,9 +79,7 @@ def main() -> None:
     space = SearchSpace()
     config = _config(args.config)
     print(f"evaluator: {len(records)} records from {len({r.task for r in records})} training tasks; {config}", flush=True)
-    evaluator = Evaluator(space, config)
-    arrays = to_arrays(records)
-    evaluator.fit(arrays.meta_features, arrays.encodings, arrays.scores, arrays.groups)
+    evaluator = train_evaluator(records, config)
     best_average = _best_on_average(records, space)
     rows = []
     for index, task in enumerate(heldout, start=1):
@@ -113,7 +112,7 @@ def _best_on_average(records, space: SearchSpace) -> Architecture:
     return references[max(scores, key=lambda k: np.mean(scores[k]))]
 
 
-def _nearest_task_best(meta_vector: np.ndarray, evaluator: Evaluator, records) -> Architecture:
+def _nearest_task_best(meta_vector: np.ndarray, evaluator: ArchitectureEvaluator, records) -> Architecture:
     by_task: dict[str, list] = {}
     for record in records:
         by_task.setdefault(record.task, []).append(record)
@@ -126,7 +125,7 @@ def _nearest_task_best(meta_vector: np.ndarray, evaluator: Evaluator, records) -
     return max(discrete, key=lambda r: r.score).architecture
 
 
-def evaluate_task(task: Task, evaluator: Evaluator, records, best_average: Architecture, kt_trials: int, seed: int, repeats: int = 1) -> dict:
+def evaluate_task(task: Task, evaluator: ArchitectureEvaluator, records, best_average: Architecture, kt_trials: int, seed: int, repeats: int = 1) -> dict:
     """Test accuracy of every method's architecture on one task. Each chosen architecture
     (KerasTuner's best too) is trained ``repeats`` times with other seeds and its test accuracies
     averaged, so one lucky or unlucky training does not decide a comparison."""

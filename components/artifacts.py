@@ -30,7 +30,7 @@ class RecordsArtifact(Artifact):
 
 
 class EvaluatorArtifact(Artifact):
-    """An evaluator directory (``evaluator.json`` + weights) as ``tfx_tanas.evaluator.Evaluator.save`` writes it."""
+    """An evaluator directory (``evaluator.json`` + weights) as ``ArchitectureEvaluator.save`` writes it."""
 
     TYPE_NAME = "tfx_tanas.EvaluatorArtifact"
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from synthetic import FAST_PROTOCOL, LABEL, make_table, rule_score
 
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
 from tfx_tanas.search_space import SearchSpace
 from tfx_tanas.task_data import prepare_task
@@ -51,13 +51,13 @@ def task_meta_features() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def tiny_evaluator(space, task_meta_features) -> Evaluator:
+def tiny_evaluator(space, task_meta_features) -> ArchitectureEvaluator:
     """An evaluator fitted in process on synthetic records that follow :func:`rule_score`."""
     rng = np.random.default_rng(0)
     num_tasks, per_task = len(task_meta_features), 80
     archs = [space.sample(rng) if i % 2 else space.sample_continuous(rng) for i in range(num_tasks * per_task)]
     groups = np.repeat(np.arange(num_tasks), per_task)
-    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(32, 16), epochs=60, seed=0))
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(32, 16), epochs=60, ensemble_size=1, seed=0))
     evaluator.fit(
         meta_features=task_meta_features[groups],
         encodings=np.stack([a.to_vector() for a in archs]),

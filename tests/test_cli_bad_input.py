@@ -15,7 +15,7 @@ import pytest
 from synthetic import LABEL, file_digest, make_table
 
 from tfx_tanas.cli import main
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.search_space import SearchSpace
 
 
@@ -221,7 +221,7 @@ def test_evaluator_saved_by_another_version_exits_2(tmp_path, tiny_csv, evaluato
 
 
 def test_evaluator_for_another_search_space_exits_2(tmp_path, tiny_csv, capsys):
-    other = Evaluator(SearchSpace(units=(16, 64)), EvaluatorConfig(hidden_units=(4,), epochs=1)).save(tmp_path / "other")
+    other = ArchitectureEvaluator(SearchSpace(units=(16, 64)), EvaluatorConfig(hidden_units=(4,), epochs=1)).save(tmp_path / "other")
     argv = ["search", "--data", str(tiny_csv), "--label", LABEL, "--out", str(tmp_path / "out"), "--evaluator", str(other)]
     assert "search space" in run_expecting_error(argv, tmp_path, capsys)
 

@@ -10,7 +10,7 @@ import pytest
 from tfx_tanas.components import artifacts
 from tfx_tanas.components.evaluator_trainer.executor import Executor
 from tfx_tanas.errors import InputError
-from tfx_tanas.evaluator import Evaluator
+from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import META_FEATURE_NAMES, MetaFeatures
 from tfx_tanas.records import RECORDS_FILE, Record, append_records
 from tfx_tanas.search_space import SearchSpace, sample_architectures
@@ -40,7 +40,7 @@ def run(records_dir: Path, out: Path) -> artifacts.EvaluatorArtifact:
 def test_trains_an_evaluator_for_the_records_search_space(tmp_path: Path) -> None:
     write_records(tmp_path / "records", SearchSpace())
     output = run(tmp_path / "records", tmp_path / "evaluator")
-    loaded = Evaluator.load(output.uri, space=SearchSpace())
+    loaded = ArchitectureEvaluator.load(output.uri, space=SearchSpace())
     # 48 measurement lines: the evaluator fits one mean score per (task, architecture)
     assert loaded.training_summary == {"num_records": 24, "num_tasks": 3}
     assert output.get_int_custom_property(artifacts.NUM_RECORDS) == 24

@@ -1,4 +1,4 @@
-"""The evaluator: it learns, it saves and loads exactly, it refuses another version."""
+"""The evaluator: it learns, its three uses run one forward pass, it saves and loads exactly, it refuses another version."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from synthetic import rule_score
 
+from tfx_tanas import options
 from tfx_tanas.errors import InputError, VersionMismatchError
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
-from tfx_tanas.meta_features import META_FEATURE_VERSION
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
+from tfx_tanas.evaluator.fit import batch_loss, within_task_standing
+from tfx_tanas.feature_generator import ELEMENT_WIDTH, SAMPLE_FEATURES, SAMPLE_ROWS
+from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
 from tfx_tanas.search_space import SearchSpace
 
 
@@ -31,7 +34,7 @@ def test_fitted_evaluator_ranks_unseen_architectures_by_the_rule(tiny_evaluator,
 
 def test_save_load_round_trip_predicts_identically(tiny_evaluator, tiny_evaluator_dir, task_meta_features, held_out, space):
     encodings, _ = held_out
-    loaded = Evaluator.load(tiny_evaluator_dir, space)
+    loaded = ArchitectureEvaluator.load(tiny_evaluator_dir, space)
     assert loaded.space == tiny_evaluator.space
     assert loaded.config == tiny_evaluator.config
     for z in task_meta_features[:2]:
@@ -41,16 +44,91 @@ def test_save_load_round_trip_predicts_identically(tiny_evaluator, tiny_evaluato
 
 def test_ensemble_reports_a_spread(space, task_meta_features, held_out):
     encodings, truth = held_out
-    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(8,), epochs=3, ensemble_size=2))
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(8,), epochs=3, ensemble_size=2))
     groups = np.repeat(np.arange(4), 20)
     evaluator.fit(task_meta_features[groups % 6], encodings, truth, groups)
     prediction = evaluator.predict(task_meta_features[0], encodings)
     assert prediction.std.shape == truth.shape
     assert (prediction.std > 0).any()
 
-    # the frozen scorer that gradient ascent differentiates gives exactly the ensemble mean
-    scorer = evaluator.frozen_scorer(evaluator.normalized(task_meta_features[0]))
+    # the scorer that gradient ascent differentiates gives exactly the ensemble mean
+    scorer = evaluator.task_scorer(as_meta_features(task_meta_features[0]))
     np.testing.assert_allclose(scorer(encodings).numpy(), prediction.mean, atol=1e-6)
+
+
+def as_meta_features(vector: np.ndarray, sample: np.ndarray | None = None) -> MetaFeatures:
+    return MetaFeatures(dict(zip(META_FEATURE_NAMES, map(float, vector))), sample=sample)
+
+
+def test_config_defaults_are_the_options():
+    config = EvaluatorConfig()
+    assert config.loss == options.DEFAULT_EVALUATOR_LOSS
+    assert config.meta_features == options.DEFAULT_META_FEATURE_MODE
+    assert config.ensemble_size == options.ENSEMBLE_SIZE
+    assert config.epochs == options.EVALUATOR_EPOCHS
+
+
+@pytest.mark.parametrize("ensemble_size", [1, 3])
+def test_predict_and_task_scorer_are_one_forward_pass(ensemble_size, space, task_meta_features, held_out):
+    encodings, truth = held_out
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(8, 4), epochs=2, ensemble_size=ensemble_size))
+    groups = np.repeat(np.arange(4), 20)
+    evaluator.fit(task_meta_features[groups % 6], encodings, truth, groups)
+    for z in task_meta_features[:3]:
+        scorer = evaluator.task_scorer(as_meta_features(z))
+        np.testing.assert_allclose(scorer(encodings).numpy(), evaluator.predict(z, encodings).mean, atol=1e-6)
+
+
+def test_the_training_loss_runs_the_same_forward_pass(space, task_meta_features, held_out):
+    """Without context noise the training-mode forward pass is predict's, and the loss is its error."""
+    encodings, truth = held_out
+    config = EvaluatorConfig(hidden_units=(8,), epochs=2, ensemble_size=1, context_noise=0.0, loss="squared_error")
+    evaluator = ArchitectureEvaluator(space, config)
+    groups = np.repeat(np.arange(4), 20)
+    z = task_meta_features[groups % 6]
+    evaluator.fit(z, encodings, truth, groups)
+    [member] = evaluator.members
+    statistics = evaluator.normalized(z)
+    predicted = evaluator.predict(z, encodings).mean
+    trained, _ = member(member.context(statistics), encodings, training=True)
+    np.testing.assert_allclose(trained.numpy(), predicted, atol=1e-6)
+    y = truth.astype(np.float32)
+    loss = batch_loss(member, config, statistics, encodings, y, within_task_standing(y, groups), groups, None)
+    np.testing.assert_allclose(float(loss), np.mean((predicted - y) ** 2), rtol=1e-5)
+
+
+def test_learned_meta_features_train_predict_search_and_round_trip(tmp_path, space, task_meta_features, held_out):
+    """The set encoder trains with the network, reads the task's sample in all three uses, and saves."""
+    encodings, truth = held_out
+    rng = np.random.default_rng(3)
+    samples = {f"task_{t}": rng.normal(size=(SAMPLE_FEATURES, SAMPLE_ROWS, ELEMENT_WIDTH)).astype(np.float32) for t in range(4)}
+    for sample in samples.values():
+        sample[..., 2:] = sample[..., 2:] > 0  # label one-hots: the encoder masks slots without any
+    groups = np.repeat([f"task_{t}" for t in range(4)], 20)
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(8,), epochs=2, ensemble_size=2, meta_features="both"))
+    with pytest.raises(InputError, match="data sample"):
+        evaluator.fit(task_meta_features[np.arange(80) % 6], encodings, truth, groups)
+    before = {name: w.numpy() for name, w in evaluator.members[0].named_weights().items() if name.startswith("set_encoder/")}
+    evaluator.fit(task_meta_features[np.arange(80) % 6], encodings, truth, groups, samples)
+    after = evaluator.members[0].named_weights()
+    assert len(before) == 8 and all(not np.array_equal(after[name].numpy(), value) for name, value in before.items())
+    z, sample = task_meta_features[0], samples["task_1"]
+    prediction = evaluator.predict(z, encodings, sample)
+    np.testing.assert_allclose(evaluator.task_scorer(as_meta_features(z, sample))(encodings).numpy(), prediction.mean, atol=1e-6)
+    assert not np.allclose(evaluator.predict(z, encodings, samples["task_2"]).mean, prediction.mean)  # the sample matters
+    with pytest.raises(InputError, match="data sample"):
+        evaluator.predict(z, encodings)
+    loaded = ArchitectureEvaluator.load(evaluator.save(tmp_path / "learned"), space)
+    np.testing.assert_array_equal(loaded.predict(z, encodings, sample).mean, prediction.mean)
+
+
+def test_weights_are_numpy_arrays_named_by_what_they_are(tiny_evaluator_dir):
+    assert sorted(p.name for p in tiny_evaluator_dir.iterdir()) == ["evaluator.json", "member_0.npz"]
+    with np.load(tiny_evaluator_dir / "member_0.npz") as arrays:
+        shapes = {name: arrays[name].shape for name in arrays.files}
+    assert shapes["merit_hidden_0/kernel"][1] == 32 and shapes["merit_hidden_1/kernel"] == (32, 16)
+    assert shapes["merit_output/kernel"] == (16, 1) and shapes["task_output/bias"] == (2,)
+    assert set(shapes) == {f"{layer}/{part}" for layer in ("task_hidden", "task_output", "merit_hidden_0", "merit_hidden_1", "merit_output") for part in ("kernel", "bias")}
 
 
 @pytest.fixture
@@ -79,51 +157,71 @@ def edit_manifest(directory, change) -> None:
 def test_evaluator_for_another_version_is_refused(saved_copy, change, space):
     edit_manifest(saved_copy, change)
     with pytest.raises(VersionMismatchError):
-        Evaluator.load(saved_copy, space)
+        ArchitectureEvaluator.load(saved_copy, space)
+
+
+def test_evaluator_in_the_keras_weights_format_is_refused(saved_copy, space):
+    edit_manifest(saved_copy, lambda m: m.update(format_version=2))
+    with pytest.raises(VersionMismatchError, match="evaluator format 2 is not supported .*regenerate it with `tanas build-evaluator`"):
+        ArchitectureEvaluator.load(saved_copy, space)
 
 
 def test_evaluator_for_another_search_space_is_refused(tmp_path, space, task_meta_features):
     other = SearchSpace(units=(8, 16, 32))
-    evaluator = Evaluator(other, EvaluatorConfig(hidden_units=(4,), epochs=1))
+    evaluator = ArchitectureEvaluator(other, EvaluatorConfig(hidden_units=(4,), epochs=1))
     directory = evaluator.save(tmp_path / "other")
     with pytest.raises(VersionMismatchError, match="search space"):
-        Evaluator.load(directory, space)
-    assert Evaluator.load(directory, other).space == other
+        ArchitectureEvaluator.load(directory, space)
+    assert ArchitectureEvaluator.load(directory, other).space == other
 
 
 def test_evaluator_saved_with_another_network_shape_is_refused(tmp_path, space):
     """What an evaluator saved by an older tfx-tanas looks like: the manifest loads, the weights do not fit."""
-    directory = Evaluator(space, EvaluatorConfig(hidden_units=(4,), epochs=1)).save(tmp_path / "older")
+    directory = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(4,), epochs=1)).save(tmp_path / "older")
     edit_manifest(directory, lambda m: m["config"].update(hidden_units=[8]))
     with pytest.raises(VersionMismatchError, match="regenerate"):
-        Evaluator.load(directory, space)
+        ArchitectureEvaluator.load(directory, space)
 
 
 def test_evaluator_without_its_weights_is_refused(saved_copy, space):
-    (saved_copy / "member_0.weights.h5").unlink()
+    (saved_copy / "member_0.npz").unlink()
     with pytest.raises(InputError, match="weights"):
-        Evaluator.load(saved_copy, space)
+        ArchitectureEvaluator.load(saved_copy, space)
 
 
 def test_records_for_another_search_space_are_refused(space, task_meta_features):
-    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(4,), epochs=1))
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(4,), epochs=1))
     with pytest.raises(VersionMismatchError):
         evaluator.fit(task_meta_features, np.zeros((6, space.encoding_size - 3)), np.zeros(6), np.arange(6))
 
 
 def test_directory_without_manifest_is_refused(tmp_path):
     with pytest.raises(InputError, match="evaluator.json"):
-        Evaluator.load(tmp_path)
+        ArchitectureEvaluator.load(tmp_path)
+
+
+def test_corrupt_weights_are_an_input_error(saved_copy, space):
+    (saved_copy / "member_0.npz").write_bytes(b"not a zip file")
+    with pytest.raises(InputError, match="weights unreadable"):
+        ArchitectureEvaluator.load(saved_copy, space)
+
+
+def test_weights_missing_an_array_are_refused(saved_copy, space):
+    with np.load(saved_copy / "member_0.npz") as arrays:
+        kept = {name: arrays[name] for name in arrays.files if name != "merit_output/bias"}
+    np.savez(saved_copy / "member_0.npz", **kept)
+    with pytest.raises(VersionMismatchError, match="regenerate"):
+        ArchitectureEvaluator.load(saved_copy, space)
 
 
 def test_corrupt_manifest_is_an_input_error(saved_copy):
     (saved_copy / "evaluator.json").write_text("{not json")
     with pytest.raises(InputError, match="malformed"):
-        Evaluator.load(saved_copy)
+        ArchitectureEvaluator.load(saved_copy)
 
 
 def test_bundled_evaluator_loads_for_the_default_space(space):
-    from tfx_tanas.cli import bundled_evaluator_path
+    from tfx_tanas.workflows import bundled_evaluator_path
 
-    evaluator = Evaluator.load(bundled_evaluator_path(), space)
+    evaluator = ArchitectureEvaluator.load(bundled_evaluator_path(), space)
     assert evaluator.training_summary["num_records"] > 0

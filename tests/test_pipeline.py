@@ -19,7 +19,7 @@ from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator
 
 from tfx_tanas.cli import main
 from tfx_tanas.errors import VersionMismatchError
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.pipelines.commands import METADATA_FILE, SERVING_DIR, eval_accuracy
 from tfx_tanas.pipelines.metadata import NodeRun, custom_property, latest_run, open_store
 from tfx_tanas.pipelines.offline import create_offline_pipeline
@@ -84,7 +84,7 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[No
         architectures_per_task=4,
         chunk_size=2,
         measurements=1,
-        evaluator_config=EvaluatorConfig(epochs=30),
+        evaluator_config=EvaluatorConfig(epochs=30, ensemble_size=1),
         beam_pipeline_args=["--direct_num_workers=2", "--direct_running_mode=multi_threading"],
     )
     LocalDagRunner().run(pipeline)
@@ -115,7 +115,7 @@ def test_offline_pipeline_trains_an_evaluator_for_the_search_space(offline_run) 
     assert custom_property(records, "num_records") == 8
     assert custom_property(records, "num_tasks") == 2
     [evaluator] = runs["EvaluatorTrainer"].outputs["evaluator"]
-    loaded = Evaluator.load(evaluator.uri, space=SearchSpace())
+    loaded = ArchitectureEvaluator.load(evaluator.uri, space=SearchSpace())
     assert loaded.training_summary == {"num_records": 8, "num_tasks": 2}
 
 

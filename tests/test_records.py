@@ -164,9 +164,9 @@ def test_stale_meta_features_are_recomputed_without_retraining(tmp_path, space):
 def test_bundled_records_hold_exactly_what_generation_samples(space):
     """`tanas build-evaluator` on the bundled file resumes it: every task's records are the
     architectures generation samples for that task, so none is trained again or left out."""
-    from tfx_tanas.workflows import bundled_evaluator_path
     from tfx_tanas.options import CONTINUOUS_FRACTION
     from tfx_tanas.tasks import task_from_id
+    from tfx_tanas.workflows import bundled_evaluator_path
 
     by_task: dict[str, set[str]] = {}
     for record in read_records(bundled_evaluator_path().parent / "records.jsonl.gz"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.search import gradient_ascent_search, random_search, search
 
 
@@ -79,7 +79,7 @@ def mixture_loving_evaluator(space, task_meta_features):
     rng = np.random.default_rng(5)
     archs = [space.sample(rng) if i % 3 == 0 else space.sample_continuous(rng) for i in range(300)]
     groups = np.zeros(300, dtype=int)
-    evaluator = Evaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=150, learning_rate=0.01, seed=0))
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(16,), epochs=150, learning_rate=0.01, ensemble_size=1, seed=0))
     evaluator.fit(
         task_meta_features[groups],
         np.stack([a.to_vector() for a in archs]),

@@ -67,15 +67,20 @@ def _as_numbers(full: pd.Series, rows: pd.Series) -> np.ndarray:
 
 
 def build_set_encoder(seed: int = 0) -> keras.Model:
-    """``[tasks, FEATURES, ROWS, ELEMENT_WIDTH]`` -> ``[tasks, EMBEDDING_WIDTH]``."""
+    """``[tasks, FEATURES, ROWS, ELEMENT_WIDTH]`` -> ``[tasks, EMBEDDING_WIDTH]``.
+
+    The layers with weights have fixed names (Keras numbers unnamed ones per process): the
+    evaluator saves their weights under them.
+    """
     keras.utils.set_random_seed(seed)
     sample = keras.Input((SAMPLE_FEATURES, SAMPLE_ROWS, ELEMENT_WIDTH))
-    element = keras.layers.Dense(32, activation="relu")(sample)
-    element = keras.layers.Dense(32, activation="relu")(element)
+    element = keras.layers.Dense(32, activation="relu", name="element_0")(sample)
+    element = keras.layers.Dense(32, activation="relu", name="element_1")(element)
     per_feature = MaskedMean(axis=2)([element, sample])
-    per_feature = keras.layers.Dense(32, activation="relu")(per_feature)
+    per_feature = keras.layers.Dense(32, activation="relu", name="feature")(per_feature)
     embedding = MaskedMean(axis=1)([per_feature, sample])
-    return keras.Model(sample, keras.layers.Dense(EMBEDDING_WIDTH, activation="tanh")(embedding), name="set_encoder")
+    output = keras.layers.Dense(EMBEDDING_WIDTH, activation="tanh", name="embedding")(embedding)
+    return keras.Model(sample, output, name="set_encoder")
 
 
 class MaskedMean(keras.layers.Layer):

@@ -14,9 +14,10 @@ import logging
 import numpy as np
 from scipy.stats import spearmanr
 
-from tfx_tanas.evaluator import Evaluator, EvaluatorConfig
+from tfx_tanas.evaluator import EvaluatorConfig
 from tfx_tanas.meta_training import task_samples
 from tfx_tanas.records import Record, to_arrays
+from tfx_tanas.workflows import train_evaluator
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,13 @@ def within_task_figures(tasks: np.ndarray, predicted: np.ndarray, measured: np.n
 def leave_task_out(records: list[Record], config: EvaluatorConfig, folds: int = 5, seed: int = 0) -> CrossValidationReport:
     """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat."""
     arrays = to_arrays(records)
-    space = records[0].architecture.space
     tasks = np.unique(arrays.groups)
     fold_of = dict(zip(np.random.default_rng(seed).permutation(tasks), np.arange(len(tasks)) % folds))
     fold = np.array([fold_of[t] for t in arrays.groups])
     samples = task_samples(list(tasks), seed) if config.uses_learned else {}
     predicted = np.zeros(len(arrays.scores))
     for k in range(folds):
-        train = fold != k
-        evaluator = Evaluator(space, config)
-        evaluator.fit(arrays.meta_features[train], arrays.encodings[train], arrays.scores[train], arrays.groups[train], samples)
+        evaluator = train_evaluator([r for r in records if fold_of[r.task] != k], config)
         for task in np.unique(arrays.groups[fold == k]):
             rows = arrays.groups == task
             predicted[rows] = evaluator.predict(arrays.meta_features[rows], arrays.encodings[rows], samples.get(task)).mean

@@ -1,0 +1,47 @@
+"""The evaluator's training choices, validated once; their defaults are :mod:`tfx_tanas.options`'."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tfx_tanas import options
+from tfx_tanas.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorConfig:
+    hidden_units: tuple[int, ...] = (50, 50, 50, 10)  # the merit branch; the patent's 50-50-50-10
+    loss: str = options.DEFAULT_EVALUATOR_LOSS  # one of options.EVALUATOR_LOSSES; "squared_error" is the patent's
+    meta_features: str = options.DEFAULT_META_FEATURE_MODE  # "tfdv" statistics, "learned" set encoder (claim 11), or "both"
+    learning_rate: float = 1e-3
+    epochs: int = options.EVALUATOR_EPOCHS
+    batch_size: int = 64
+    ensemble_size: int = options.ENSEMBLE_SIZE
+    ranking_weight: float = 3.0  # weight of the within-task term of loss="pairwise" or "within_task"
+    context_noise: float = 1.0  # std of Gaussian noise on the normalized task description while training
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss not in options.EVALUATOR_LOSSES:
+            raise InputError(f"evaluator loss must be one of {options.EVALUATOR_LOSSES}, got {self.loss!r}")
+        if self.meta_features not in options.META_FEATURE_MODES:
+            raise InputError(f"evaluator meta_features must be one of {options.META_FEATURE_MODES}, got {self.meta_features!r}")
+        if not 0.0 <= self.context_noise <= 1.0:  # z-score units: beyond 1 the noise outweighs the task description
+            raise InputError(f"evaluator context_noise must lie in [0, 1], got {self.context_noise}")
+        if self.ensemble_size < 1 or not self.hidden_units:
+            raise InputError("evaluator needs ensemble_size >= 1 and at least one hidden layer")
+
+    @property
+    def uses_statistics(self) -> bool:
+        return self.meta_features in ("tfdv", "both")
+
+    @property
+    def uses_learned(self) -> bool:
+        return self.meta_features in ("learned", "both")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluatorConfig:
+        data = dict(data)
+        data["hidden_units"] = tuple(data.get("hidden_units", cls.hidden_units))
+        return cls(**data)

@@ -1,0 +1,159 @@
+"""The evaluator: (meta-features z, architecture encoding u) -> predicted score (claim 10).
+
+An ensemble of member networks (:mod:`tfx_tanas.evaluator.network`) whose spread is the
+uncertainty search's lower bound uses. Like a NASLib predictor it is ``fit`` then ``predict``;
+:meth:`ArchitectureEvaluator.task_scorer` is the same forward pass for gradient search. It saves
+to and loads from one directory that records the search space and meta-feature version it was
+trained for (:mod:`tfx_tanas.evaluator.storage`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.evaluator.config import EvaluatorConfig
+from tfx_tanas.evaluator.fit import fit_ensemble
+from tfx_tanas.evaluator.network import ArchitectureSummary, MemberNetwork
+from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
+from tfx_tanas.search_space import SearchSpace
+
+_DEFAULT_CONFIG = EvaluatorConfig()  # frozen, so one instance can be every call's default
+
+
+@dataclasses.dataclass
+class Prediction:
+    mean: np.ndarray
+    std: np.ndarray  # spread across the ensemble members (0 for a single network)
+
+
+class ArchitectureEvaluator:
+    """Predicts how well an architecture does on a task described by its meta-features."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        config: EvaluatorConfig = _DEFAULT_CONFIG,
+        meta_feature_names: tuple[str, ...] = META_FEATURE_NAMES,
+    ):
+        self.space = space
+        self.config = config
+        self.meta_feature_names = tuple(meta_feature_names)
+        self.meta_feature_version = META_FEATURE_VERSION
+        self.z_mean = np.zeros(len(self.meta_feature_names), np.float32)
+        self.z_std = np.ones(len(self.meta_feature_names), np.float32)
+        self.z_min = np.full(len(self.meta_feature_names), -np.inf, np.float32)
+        self.z_max = np.full(len(self.meta_feature_names), np.inf, np.float32)
+        self.training_summary: dict[str, Any] = {}
+        self.architecture_summary = ArchitectureSummary(space)  # weight-free, shared by the members
+        self.members = [
+            MemberNetwork(self.architecture_summary, config, len(self.meta_feature_names), seed=config.seed + index)
+            for index in range(config.ensemble_size)
+        ]
+
+    def fit(
+        self,
+        meta_features: np.ndarray,
+        encodings: np.ndarray,
+        scores: np.ndarray,
+        groups: np.ndarray,
+        task_samples: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Fit every ensemble member (each on its own bootstrap of tasks when there are several).
+
+        ``task_samples`` (task name -> :func:`~tfx_tanas.feature_generator.task_sample`) are needed
+        when the evaluator learns its meta-features: the set encoder trains jointly with the network.
+        """
+        meta_features = np.asarray(meta_features, np.float32)
+        encodings = np.asarray(encodings, np.float32)
+        if encodings.shape[1] != self.space.encoding_size:
+            raise VersionMismatchError(
+                f"records encode architectures with {encodings.shape[1]} values; this search space uses "
+                f"{self.space.encoding_size}"
+            )
+        self.z_mean = meta_features.mean(axis=0)
+        std = meta_features.std(axis=0)
+        self.z_std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        self.z_min, self.z_max = meta_features.min(axis=0), meta_features.max(axis=0)
+        task_names, group_ids = np.unique(groups, return_inverse=True)
+        samples = None
+        if self.config.uses_learned:
+            missing = [t for t in task_names if task_samples is None or t not in task_samples]
+            if missing:
+                raise InputError(f"learned meta-features need a data sample of every task; missing {missing[:3]}")
+            samples = np.stack([task_samples[t] for t in task_names])
+        y = np.asarray(scores, np.float32)
+        fit_ensemble(self.members, self.config, self.normalized(meta_features), encodings, y, group_ids.astype(np.int32), samples)
+        self.training_summary = {"num_records": int(len(y)), "num_tasks": int(len(task_names))}
+
+    def predict(self, meta_features: np.ndarray, encodings: np.ndarray, task_sample: np.ndarray | None = None) -> Prediction:
+        """Scores for rows of (meta-features, encoding); one meta-feature vector broadcasts."""
+        encodings = np.atleast_2d(np.asarray(encodings, np.float32))
+        meta_features = np.atleast_2d(np.asarray(meta_features, np.float32))
+        if meta_features.shape[0] == 1:
+            meta_features = np.repeat(meta_features, len(encodings), axis=0)
+        statistics = tf.constant(self.normalized(meta_features))
+        sample = self._checked_sample(task_sample)
+        u = tf.constant(encodings)
+        scores = np.stack([member(member.context(statistics, sample), u, training=False)[0].numpy() for member in self.members])
+        return Prediction(scores.mean(axis=0), scores.std(axis=0))
+
+    def task_scorer(self, meta_features: MetaFeatures) -> Callable[[tf.Tensor], tf.Tensor]:
+        """``u [N, encoding_size] -> ensemble mean score [N]`` for one task, differentiable in u.
+
+        For gradient ascent, which traces it into every search: the task description (and a
+        learned embedding of the task's sample) is computed once here, and the figures of u once
+        per call for all members, which then run their forward pass from there
+        (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.head`) on frozen weights.
+        """
+        statistics = tf.constant(self.normalized(meta_features.vector(self.meta_feature_names))[None])
+        sample = self._checked_sample(meta_features.sample)
+        contexts = [tf.constant(member.context(statistics, sample)) for member in self.members]
+
+        def score(encodings: tf.Tensor) -> tf.Tensor:
+            figures = self.architecture_summary(tf.cast(encodings, tf.float32))  # once, not per member: half the trace time
+            rows = tf.shape(figures)[0]
+            outputs = [
+                member.head(tf.repeat(context, rows, axis=0), figures, training=False)[0]
+                for member, context in zip(self.members, contexts)
+            ]
+            return tf.add_n(outputs) / len(outputs)
+
+        return score
+
+    def _checked_sample(self, task_sample: np.ndarray | None) -> tf.Tensor | None:
+        if not self.config.uses_learned:
+            return None
+        if task_sample is None:
+            raise InputError("this evaluator learns its meta-features: it needs a data sample of the task")
+        return tf.constant(np.asarray(task_sample, np.float32)[None])
+
+    def normalized(self, meta_features: np.ndarray) -> np.ndarray:
+        """Meta-features z-scored with the training records' mean and std."""
+        return ((np.asarray(meta_features, np.float32) - self.z_mean) / self.z_std).astype(np.float32)
+
+    def out_of_range(self, meta_features: np.ndarray) -> list[str]:
+        """Meta-features outside the range seen in training (predictions there are extrapolations)."""
+        meta_features = np.asarray(meta_features, np.float32)
+        margin = 0.05 * (self.z_max - self.z_min)
+        outside = (meta_features < self.z_min - margin) | (meta_features > self.z_max + margin)
+        return [name for name, flag in zip(self.meta_feature_names, outside) if flag]
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        from tfx_tanas.evaluator import storage  # storage builds evaluators: imported here, not at the top
+
+        return storage.save(self, directory)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, space: SearchSpace | None = None) -> ArchitectureEvaluator:
+        """Load; refuses an evaluator made for another search space or meta-feature version."""
+        from tfx_tanas.evaluator import storage
+
+        return storage.load(directory, space)

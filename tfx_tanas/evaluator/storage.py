@@ -1,0 +1,107 @@
+"""An evaluator directory: ``evaluator.json`` (what it was trained for) + ``member_<i>.npz`` weights.
+
+Each member's arrays are stored under the names :meth:`MemberNetwork.named_weights` gives them
+(``task_hidden/kernel``, ``merit_output/bias``, ``set_encoder/element_0/kernel``, ...), so the files
+are readable by NumPy alone and tie to the network by what each array is, not by a framework's
+layer numbering. Every refusal is one :class:`InputError` or :class:`VersionMismatchError` line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.evaluator.config import EvaluatorConfig
+from tfx_tanas.evaluator.ensemble import ArchitectureEvaluator
+from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION
+from tfx_tanas.search_space import SearchSpace
+
+EVALUATOR_FORMAT_VERSION = 3  # 3: NumPy arrays named by layer (2: Keras .weights.h5 files)
+MANIFEST = "evaluator.json"
+_REGENERATE = "regenerate it with `tanas build-evaluator`"
+
+
+def _member_file(index: int) -> str:
+    return f"member_{index}.npz"
+
+
+def save(evaluator: ArchitectureEvaluator, directory: str | os.PathLike) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, member in enumerate(evaluator.members):
+        np.savez(directory / _member_file(index), **{name: w.numpy() for name, w in member.named_weights().items()})
+    manifest = {
+        "format_version": EVALUATOR_FORMAT_VERSION,
+        "search_space": evaluator.space.to_dict(),
+        "search_space_fingerprint": evaluator.space.fingerprint,
+        "meta_feature_version": evaluator.meta_feature_version,
+        "meta_feature_names": list(evaluator.meta_feature_names),
+        "config": dataclasses.asdict(evaluator.config),
+        "normalization": {
+            "mean": evaluator.z_mean.tolist(),
+            "std": evaluator.z_std.tolist(),
+            "min": evaluator.z_min.tolist(),
+            "max": evaluator.z_max.tolist(),
+        },
+        "training_summary": evaluator.training_summary,
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return directory
+
+
+def load(directory: str | os.PathLike, space: SearchSpace | None = None) -> ArchitectureEvaluator:
+    """Load; refuses an evaluator made for another search space, meta-feature version or format."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST
+    if not manifest_path.exists():
+        raise InputError(f"not an evaluator directory (no {MANIFEST}): {directory}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"evaluator manifest is malformed: {manifest_path} ({err})") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != EVALUATOR_FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise VersionMismatchError(
+            f"evaluator format {found} is not supported (this version reads {EVALUATOR_FORMAT_VERSION}); {_REGENERATE}"
+        )
+    try:
+        saved_space = SearchSpace.from_dict(manifest["search_space"])
+        config = EvaluatorConfig.from_dict(manifest["config"])
+        names = tuple(manifest["meta_feature_names"])
+        version = int(manifest["meta_feature_version"])
+        norm = {key: np.float32(manifest["normalization"][key]) for key in ("mean", "std", "min", "max")}
+    except (KeyError, TypeError) as err:
+        raise InputError(f"evaluator manifest is malformed: {manifest_path} ({err})") from None
+    if space is not None and saved_space != space:
+        raise VersionMismatchError(f"evaluator was trained for search space {saved_space.fingerprint}, not {space.fingerprint}")
+    if version != META_FEATURE_VERSION or names != META_FEATURE_NAMES:
+        raise VersionMismatchError(
+            f"evaluator was trained on meta-features version {version}; this is version {META_FEATURE_VERSION}"
+        )
+    evaluator = ArchitectureEvaluator(saved_space, config, names)
+    evaluator.z_mean, evaluator.z_std, evaluator.z_min, evaluator.z_max = norm["mean"], norm["std"], norm["min"], norm["max"]
+    evaluator.training_summary = manifest.get("training_summary", {})
+    for index, member in enumerate(evaluator.members):
+        arrays = _read_arrays(directory / _member_file(index))
+        expected = member.named_weights()
+        if set(arrays) != set(expected) or any(arrays[name].shape != tuple(w.shape) for name, w in expected.items()):
+            raise VersionMismatchError(
+                f"evaluator weights in {directory} do not fit this version's evaluator network; {_REGENERATE}"
+            )
+        for name, weight in expected.items():
+            weight.assign(arrays[name])
+    return evaluator
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise InputError(f"evaluator weights unreadable in {path.parent} ({err})") from None
