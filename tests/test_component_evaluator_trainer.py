@@ -17,11 +17,13 @@ from tfx_tanas.search_space import SearchSpace, sample_architectures
 
 
 def write_records(directory: Path, space: SearchSpace, tasks: int = 3, per_task: int = 8) -> None:
+    """``per_task`` distinct networks per task, each measured twice."""
     rng = np.random.default_rng(0)
     records = []
     for task in range(tasks):
         meta = MetaFeatures(dict(zip(META_FEATURE_NAMES, rng.normal(size=len(META_FEATURE_NAMES)).tolist())))
-        for arch in sample_architectures(space, per_task, seed=task):
+        networks = list({a.key: a for a in sample_architectures(space, 3 * per_task, seed=task)}.values())[:per_task]
+        for arch in networks:
             for seed in (0, 1):  # two measurements of each architecture
                 records.append(Record(f"synthetic/task{task}", meta, arch, float(rng.uniform(0.4, 0.9)), 1.0, 100, 1, seeds=(seed,)))
     append_records(directory / RECORDS_FILE, records)

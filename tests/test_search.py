@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
-from tfx_tanas.search import gradient_ascent_search, random_search, search
+from tfx_tanas.search import search
 
 
 @pytest.fixture(scope="module")
 def gradient_result(tiny_evaluator, tiny_meta_features):
-    return gradient_ascent_search(tiny_evaluator, tiny_meta_features, starts=6, steps=25, seed=0)
+    return search(tiny_evaluator, tiny_meta_features, "gradient", seed=0, options={"starts": 6, "steps": 25})
 
 
 @pytest.fixture(scope="module")
 def random_result(tiny_evaluator, tiny_meta_features):
-    return random_search(tiny_evaluator, tiny_meta_features, num_samples=120, rounds=3, seed=0)
+    return search(tiny_evaluator, tiny_meta_features, "random", seed=0, options={"num_samples": 120, "rounds": 3})
 
 
 def scores_by_step(result) -> dict[int, np.ndarray]:
@@ -90,7 +90,7 @@ def mixture_loving_evaluator(space, task_meta_features):
 
 
 def test_the_chosen_architecture_is_discrete_even_when_mixtures_score_higher(mixture_loving_evaluator, tiny_meta_features):
-    result = gradient_ascent_search(mixture_loving_evaluator, tiny_meta_features, starts=4, steps=10, seed=0)
+    result = search(mixture_loving_evaluator, tiny_meta_features, "gradient", seed=0, options={"starts": 4, "steps": 10})
     best_overall = max(result.candidates, key=lambda c: c.predicted_score)
     assert not best_overall.architecture.is_discrete  # the premise: a mixture scores highest
     assert result.best.architecture.is_discrete
@@ -115,12 +115,12 @@ def test_random_search_returns_the_best_it_scored(random_result):
 
 
 def test_risk_aversion_zero_takes_the_plain_maximum(tiny_evaluator, tiny_meta_features):
-    result = random_search(tiny_evaluator, tiny_meta_features, num_samples=60, rounds=2, seed=1, risk_aversion=0.0)
+    result = search(tiny_evaluator, tiny_meta_features, "random", seed=1, options={"num_samples": 60, "rounds": 2}, risk_aversion=0.0)
     assert result.best.predicted_score == max(c.predicted_score for c in result.candidates)
 
 
 def test_search_is_seeded(tiny_evaluator, tiny_meta_features, random_result):
-    again = random_search(tiny_evaluator, tiny_meta_features, num_samples=120, rounds=3, seed=0)
+    again = search(tiny_evaluator, tiny_meta_features, "random", seed=0, options={"num_samples": 120, "rounds": 3})
     assert again.best.architecture.key == random_result.best.architecture.key
     assert [c.architecture.key for c in again.candidates] == [c.architecture.key for c in random_result.candidates]
 

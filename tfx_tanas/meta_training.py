@@ -25,7 +25,7 @@ from tfx_tanas.feature_generator import task_sample
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, meta_features_for_frame
 from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
-from tfx_tanas.records import Record, append_records, measured, rewrite_lines, scan_lines
+from tfx_tanas.records import Record, append_records, drop_torn_tail, json_lines, measured, rewrite_lines
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
 from tfx_tanas.task_data import prepare_task
 from tfx_tanas.tasks import Task, task_from_id
@@ -115,6 +115,7 @@ def generate_records(
     if measurements < 1:
         raise InputError(f"measurements must be at least 1, got {measurements}")
     out_path = Path(out_path)
+    drop_torn_tail(out_path)  # resuming after a kill: the interrupted line is trained again
     done = measured(out_path)
     refresh_meta_features(out_path, seed)
     summary = GenerationSummary()
@@ -163,7 +164,7 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
     path = Path(path)
     if not path.exists():
         return 0
-    numbered = scan_lines(path).lines  # a torn last line is dropped if the file is rewritten
+    numbered = json_lines(path)
     for number, line in numbered:
         if not isinstance(line.get("task"), str):
             raise InputError(f"{path}:{number}: record names no task")

@@ -146,12 +146,10 @@ def json_lines(path: str | os.PathLike) -> list[tuple[int, dict[str, Any]]]:
 
 def measured(path: str | os.PathLike) -> set[tuple[str, str, int]]:
     """(task, architecture key, measurement seed) of every training a records file holds; a torn
-    last line is not counted (the next append drops it). A query: the file is not touched."""
+    last line is not counted (:func:`drop_torn_tail` removes it). A query: the file is not touched."""
     if not Path(path).exists():
         return set()
     scanned = scan_lines(path)
-    if scanned.torn:
-        log.warning("%s: ignoring a torn last line (interrupted write); it will be redone", path)
     done = set()
     for number, data in scanned.lines:
         try:
@@ -167,10 +165,19 @@ def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
     line left by an earlier interruption is dropped first (atomically), so appends never extend it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and (scanned := scan_lines(path)).torn:
-        rewrite_lines(path, [data for _, data in scanned.lines])
+    drop_torn_tail(path)
     with open_records(path, "at") as handle:
         handle.write("".join(_line(record.to_json()) for record in records))
+
+
+def drop_torn_tail(path: str | os.PathLike) -> bool:
+    """Remove a last line cut short by an interrupted write (atomically); True if there was one.
+    For writers that resume a file: its complete lines stay."""
+    if not Path(path).exists() or not (scanned := scan_lines(path)).torn:
+        return False
+    log.warning("%s: dropping a torn last line (interrupted write); it will be redone", path)
+    rewrite_lines(path, [data for _, data in scanned.lines])
+    return True
 
 
 def rewrite_lines(path: str | os.PathLike, lines: Iterable[dict[str, Any]]) -> None:

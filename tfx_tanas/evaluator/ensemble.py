@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfx_tanas.errors import InputError, VersionMismatchError
+from tfx_tanas.evaluator import storage
 from tfx_tanas.evaluator.config import EvaluatorConfig
 from tfx_tanas.evaluator.fit import fit_ensemble
 from tfx_tanas.evaluator.network import ArchitectureSummary, MemberNetwork
@@ -147,13 +148,19 @@ class ArchitectureEvaluator:
         return [name for name, flag in zip(self.meta_feature_names, outside) if flag]
 
     def save(self, directory: str | os.PathLike) -> Path:
-        from tfx_tanas.evaluator import storage  # storage builds evaluators: imported here, not at the top
-
-        return storage.save(self, directory)
+        normalization = {"mean": self.z_mean, "std": self.z_std, "min": self.z_min, "max": self.z_max}
+        members = [{name: w.numpy() for name, w in member.named_weights().items()} for member in self.members]
+        stored = storage.StoredEvaluator(self.space, self.config, self.meta_feature_names, normalization, self.training_summary, members)
+        return storage.write(directory, stored)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, space: SearchSpace | None = None) -> ArchitectureEvaluator:
         """Load; refuses an evaluator made for another search space or meta-feature version."""
-        from tfx_tanas.evaluator import storage
-
-        return storage.load(directory, space)
+        stored = storage.read(directory, space)
+        evaluator = cls(stored.space, stored.config, stored.meta_feature_names)
+        norm = stored.normalization
+        evaluator.z_mean, evaluator.z_std, evaluator.z_min, evaluator.z_max = norm["mean"], norm["std"], norm["min"], norm["max"]
+        evaluator.training_summary = stored.training_summary
+        for member, arrays in zip(evaluator.members, stored.members):
+            storage.assign(member.named_weights(), arrays, directory)
+        return evaluator

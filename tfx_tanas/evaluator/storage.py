@@ -12,13 +12,15 @@ import dataclasses
 import json
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.evaluator.config import EvaluatorConfig
-from tfx_tanas.evaluator.ensemble import ArchitectureEvaluator
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION
 from tfx_tanas.search_space import SearchSpace
 
@@ -31,32 +33,39 @@ def _member_file(index: int) -> str:
     return f"member_{index}.npz"
 
 
-def save(evaluator: ArchitectureEvaluator, directory: str | os.PathLike) -> Path:
+@dataclasses.dataclass
+class StoredEvaluator:
+    """Everything an evaluator directory holds: what it was trained for, and its members' arrays."""
+
+    space: SearchSpace
+    config: EvaluatorConfig
+    meta_feature_names: tuple[str, ...]
+    normalization: dict[str, np.ndarray]  # mean, std, min, max of the training meta-features
+    training_summary: dict[str, Any]
+    members: list[dict[str, np.ndarray]]  # per member: array name -> values
+
+
+def write(directory: str | os.PathLike, stored: StoredEvaluator) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for index, member in enumerate(evaluator.members):
-        np.savez(directory / _member_file(index), **{name: w.numpy() for name, w in member.named_weights().items()})
+    for index, arrays in enumerate(stored.members):
+        np.savez(directory / _member_file(index), **arrays)
     manifest = {
         "format_version": EVALUATOR_FORMAT_VERSION,
-        "search_space": evaluator.space.to_dict(),
-        "search_space_fingerprint": evaluator.space.fingerprint,
-        "meta_feature_version": evaluator.meta_feature_version,
-        "meta_feature_names": list(evaluator.meta_feature_names),
-        "config": dataclasses.asdict(evaluator.config),
-        "normalization": {
-            "mean": evaluator.z_mean.tolist(),
-            "std": evaluator.z_std.tolist(),
-            "min": evaluator.z_min.tolist(),
-            "max": evaluator.z_max.tolist(),
-        },
-        "training_summary": evaluator.training_summary,
+        "search_space": stored.space.to_dict(),
+        "search_space_fingerprint": stored.space.fingerprint,
+        "meta_feature_version": META_FEATURE_VERSION,
+        "meta_feature_names": list(stored.meta_feature_names),
+        "config": dataclasses.asdict(stored.config),
+        "normalization": {key: values.tolist() for key, values in stored.normalization.items()},
+        "training_summary": stored.training_summary,
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return directory
 
 
-def load(directory: str | os.PathLike, space: SearchSpace | None = None) -> ArchitectureEvaluator:
-    """Load; refuses an evaluator made for another search space, meta-feature version or format."""
+def read(directory: str | os.PathLike, space: SearchSpace | None = None) -> StoredEvaluator:
+    """Read; refuses an evaluator made for another search space, meta-feature version or format."""
     directory = Path(directory)
     manifest_path = directory / MANIFEST
     if not manifest_path.exists():
@@ -75,7 +84,7 @@ def load(directory: str | os.PathLike, space: SearchSpace | None = None) -> Arch
         config = EvaluatorConfig.from_dict(manifest["config"])
         names = tuple(manifest["meta_feature_names"])
         version = int(manifest["meta_feature_version"])
-        norm = {key: np.float32(manifest["normalization"][key]) for key in ("mean", "std", "min", "max")}
+        normalization = {key: np.float32(manifest["normalization"][key]) for key in ("mean", "std", "min", "max")}
     except (KeyError, TypeError) as err:
         raise InputError(f"evaluator manifest is malformed: {manifest_path} ({err})") from None
     if space is not None and saved_space != space:
@@ -84,19 +93,16 @@ def load(directory: str | os.PathLike, space: SearchSpace | None = None) -> Arch
         raise VersionMismatchError(
             f"evaluator was trained on meta-features version {version}; this is version {META_FEATURE_VERSION}"
         )
-    evaluator = ArchitectureEvaluator(saved_space, config, names)
-    evaluator.z_mean, evaluator.z_std, evaluator.z_min, evaluator.z_max = norm["mean"], norm["std"], norm["min"], norm["max"]
-    evaluator.training_summary = manifest.get("training_summary", {})
-    for index, member in enumerate(evaluator.members):
-        arrays = _read_arrays(directory / _member_file(index))
-        expected = member.named_weights()
-        if set(arrays) != set(expected) or any(arrays[name].shape != tuple(w.shape) for name, w in expected.items()):
-            raise VersionMismatchError(
-                f"evaluator weights in {directory} do not fit this version's evaluator network; {_REGENERATE}"
-            )
-        for name, weight in expected.items():
-            weight.assign(arrays[name])
-    return evaluator
+    members = [_read_arrays(directory / _member_file(index)) for index in range(config.ensemble_size)]
+    return StoredEvaluator(saved_space, config, names, normalization, manifest.get("training_summary", {}), members)
+
+
+def assign(weights: Mapping[str, tf.Variable], arrays: Mapping[str, np.ndarray], directory: str | os.PathLike) -> None:
+    """Load one member's stored arrays into its network's variables, refusing any other layout."""
+    if set(arrays) != set(weights) or any(arrays[name].shape != tuple(w.shape) for name, w in weights.items()):
+        raise VersionMismatchError(f"evaluator weights in {directory} do not fit this version's evaluator network; {_REGENERATE}")
+    for name, weight in weights.items():
+        weight.assign(arrays[name])
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
