@@ -21,16 +21,22 @@ from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
-class Component:
-    """One baseline layer inside a parametrized layer: ``Dense(units, activation)`` weighted by alpha."""
+class BaselineLayer:
+    """One fixed operation a parametrized layer can become: ``Dense(units, activation)``."""
 
     units: int
     activation: str
-    weight: float
 
     @property
     def name(self) -> str:
         return f"dense{self.units}_{self.activation}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Component(BaselineLayer):
+    """A baseline layer inside a parametrized layer, weighted by its alpha."""
+
+    weight: float
 
 
 @dataclasses.dataclass(frozen=True)

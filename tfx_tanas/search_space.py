@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tfx_tanas.errors import InputError, VersionMismatchError
-from tfx_tanas.network_plan import Component, LayerPlan, NetworkPlan
+from tfx_tanas.network_plan import BaselineLayer, Component, LayerPlan, NetworkPlan
 
 SEARCH_SPACE_VERSION = 1
 ARCHITECTURE_SCHEMA_VERSION = 1
@@ -36,18 +36,6 @@ ACTIVATIONS = ("relu", "tanh", "gelu")
 EMBEDDINGS = ("standard", "quantile", "periodic")
 _SIMPLEX_TOLERANCE = 1e-3
 ENCODING_DECIMALS = 6  # the one rounding of an encoding: JSON, records and keys all use it
-
-
-@dataclasses.dataclass(frozen=True)
-class BaselineLayer:
-    """One fixed operation a parametrized layer can become: ``Dense(units, activation)``."""
-
-    units: int
-    activation: str
-
-    @property
-    def name(self) -> str:
-        return f"dense{self.units}_{self.activation}"
 
 
 @dataclasses.dataclass(frozen=True)
