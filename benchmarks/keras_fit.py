@@ -24,7 +24,7 @@ def train_with_keras_fit(task: PreparedTask, arch: Architecture, protocol: Train
     keras.utils.set_random_seed(seed)
     network = build_network(arch.plan, task.encoder.widths, task.num_classes)
     network.compile(
-        optimizer=keras.optimizers.Adam(protocol.learning_rate),
+        optimizer=keras.optimizers.AdamW(arch.plan.learning_rate, weight_decay=arch.plan.weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -40,7 +40,7 @@ def train_with_keras_fit(task: PreparedTask, arch: Architecture, protocol: Train
     validation = [float(v) for v in history.history["val_accuracy"]]
     return TrainResult(
         architecture=arch,
-        score=float(np.mean(validation[-protocol.score_epochs :])),
+        score=float(np.mean(validation[-protocol.score_evaluations :])),
         validation_history=validation,
         train_seconds=time.perf_counter() - started,
         num_params=network.count_params(),

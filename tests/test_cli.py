@@ -82,6 +82,20 @@ def test_search_prints_the_chosen_architecture(workspace, tiny_evaluator_dir, ca
     assert "predicted score:" in printed
 
 
+def test_search_with_train_top_trains_the_best_distinct_candidates_and_keeps_the_best(workspace, tiny_evaluator_dir, searched):
+    out = workspace / "search_top3"
+    argv = ["search", "--data", str(workspace / "train.csv"), "--label", LABEL, "--out", str(out), "--evaluator", str(tiny_evaluator_dir)]
+    assert main([*argv, "--train-top", "3"]) == 0
+    data = json.loads((out / "architecture.json").read_text())
+    trained = [c for c in read_jsonl(out / "candidates.jsonl") if "measured_score" in c]
+    assert len(trained) == len({c["key"] for c in trained}) == 3 == data["metadata"]["trained_candidates"]
+    chosen = {c["key"]: c for c in trained}[Architecture.from_json(data).key]
+    assert chosen["measured_score"] == data["metadata"]["measured_score"] == max(c["measured_score"] for c in trained)
+    # the shortlist is the three best distinct networks by the lower bound the zero-shot pick maximizes
+    zero_shot = json.loads((searched / "architecture.json").read_text())
+    assert Architecture.from_json(zero_shot).key in {c["key"] for c in trained}
+
+
 def test_train_writes_one_metrics_line_for_the_architecture(trained, searched):
     [metrics] = read_jsonl(trained / "metrics.jsonl")
     arch = Architecture.from_json(json.loads((searched / "architecture.json").read_text()))

@@ -256,3 +256,9 @@ def test_refitting_on_a_corrupt_records_file_names_the_line(compressed, tmp_path
         records.write_text(text)
     argv = ["build-evaluator", "--records", str(records), "--out", str(tmp_path / "evaluator"), "--tasks", "none"]
     assert "not a complete JSON record" in run_expecting_error(argv, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("count", ["0", "100000"])
+def test_train_top_outside_the_candidates_exits_2(count, tmp_path, tiny_csv, evaluator_copy, capsys):
+    argv = ["search", "--data", str(tiny_csv), "--label", LABEL, "--out", str(tmp_path / "out"), "--evaluator", str(evaluator_copy)]
+    assert "--train-top must be between 1 and the" in run_expecting_error([*argv, "--train-top", count], tmp_path, capsys)

@@ -60,7 +60,7 @@ def test_a_discrete_architecture_builds_a_plain_dense_stack(space, layers, embed
 def reference_logits(arch: Architecture, network: keras.Model, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """The patent's formula in NumPy with the network's weights: gamma-mixed embeddings, then
     ``h_j = beta_j * sum_i alpha_ji * pad(o_ji(h)) + (1 - beta_j) * pad(h)`` per present layer."""
-    activations = {"relu": lambda x: np.maximum(x, 0), "tanh": np.tanh, "gelu": lambda x: keras.ops.gelu(x).numpy()}
+    activations = {"relu": lambda x: np.maximum(x, 0), "tanh": np.tanh, "gelu": lambda x: keras.ops.gelu(x, approximate=False).numpy()}
 
     def pad(x, width):
         return np.pad(x, [(0, 0), (0, width - x.shape[1])])
@@ -168,3 +168,71 @@ def test_stacked_networks_export_keras_networks_with_identical_logits(space):
             network = stack.to_keras(index)
             keras_logits = network.predict({k: inputs[k] for k in arch.plan.kinds}, verbose=0)
             np.testing.assert_allclose(keras_logits, stacked_logits[index], rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def space_v2():
+    from tfx_tanas.search_space import SPACE_V2
+
+    return SPACE_V2
+
+
+V2_WIDTHS = {**WIDTHS, "piecewise": 40}
+
+
+def test_version_2_networks_compute_the_patent_formula_with_layer_norm_and_residuals(space_v2):
+    """Layer norm blended in and residual additions, discrete and mixed, as the plan says."""
+    rng = np.random.default_rng(8)
+    archs = [space_v2.sample(rng) for _ in range(12)] + [space_v2.sample_continuous(rng) for _ in range(4)]
+    checked = 0
+    for arch in archs:
+        plan = arch.plan
+        if not plan.layers or not (plan.normalization or plan.residual):
+            continue
+        network = build_network(plan, V2_WIDTHS, NUM_CLASSES)
+        inputs = {k: np.random.default_rng(1).normal(size=(7, V2_WIDTHS[k])).astype(np.float32) for k in plan.kinds}
+        np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits_v2(arch, network, inputs), rtol=1e-4, atol=1e-4)
+        checked += 1
+    assert checked >= 4
+
+
+def reference_logits_v2(arch: Architecture, network: keras.Model, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    activations = {"relu": lambda x: np.maximum(x, 0), "tanh": np.tanh, "gelu": lambda x: keras.ops.gelu(x, approximate=False).numpy()}
+
+    def pad(x, width):
+        return np.pad(x, [(0, 0), (0, width - x.shape[1])])
+
+    def layer_norm(x):
+        return (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 1e-3)
+
+    plan = arch.plan
+    width = max(V2_WIDTHS[k] for k in plan.kinds)
+    h = sum(w * pad(inputs[k], width) for k, w in plan.embeddings)
+    dense = iter(dense_layers(network))
+    for layer in plan.layers:
+        outputs = []
+        for component in layer.components:
+            kernel, bias = next(dense).get_weights()
+            outputs.append((component.weight, activations[component.activation](h @ kernel + bias)))
+        mixed_width = max(o.shape[1] for _, o in outputs)
+        mixed = sum(w * pad(o, mixed_width) for w, o in outputs)
+        mixed = (1 - plan.normalization) * mixed + plan.normalization * layer_norm(mixed)
+        if layer.gate < 1.0 or plan.residual:
+            out_width = max(mixed_width, h.shape[1])
+            skip = pad(h, out_width)
+            mixed = layer.gate * (pad(mixed, out_width) + plan.residual * skip) + (1 - layer.gate) * skip
+        h = mixed
+    kernel, bias = next(dense).get_weights()
+    return h @ kernel + bias
+
+
+def test_version_2_stacked_networks_export_identical_logits(space_v2):
+    rng = np.random.default_rng(9)
+    group = [space_v2.sample(rng) for _ in range(5)] + [space_v2.sample_continuous(rng) for _ in range(2)]
+    inputs = {k: np.random.default_rng(2).normal(size=(6, V2_WIDTHS[k])).astype(np.float32) for k in space_v2.embeddings}
+    stack = StackedNetworks(group, V2_WIDTHS, NUM_CLASSES, seed=0)
+    stacked_logits = stack(stack.stack_inputs(inputs)).numpy()
+    for index, arch in enumerate(group):
+        keras_logits = stack.to_keras(index).predict({k: inputs[k] for k in arch.plan.kinds}, verbose=0)
+        np.testing.assert_allclose(keras_logits, stacked_logits[index], rtol=1e-4, atol=1e-4)
+        assert arch.plan.num_parameters(V2_WIDTHS, NUM_CLASSES) == stack.to_keras(index).count_params()

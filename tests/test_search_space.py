@@ -146,7 +146,8 @@ BAD_ARCHITECTURES = {
     "beta above one": (lambda d: d["encoding"]["beta"].__setitem__(0, 2.0), "beta"),
     "no encoding": (lambda d: d.pop("encoding"), "encoding"),
     "other schema version": (lambda d: d.update(schema_version=2), "schema_version"),
-    "other search space version": (lambda d: d["search_space"].update(version=2), "version"),
+    "unknown search space version": (lambda d: d["search_space"].update(version=3), "version"),
+    "knobs in a version 1 space": (lambda d: d["search_space"].update(residual=["plain", "residual"]), "version 1 has no"),
     "layers disagree with the encoding": (lambda d: d["layers"][1].update(units=999), "disagree"),
     "a layer deleted": (lambda d: d["layers"].pop(1), "disagree"),
 }

@@ -34,7 +34,7 @@ def test_sampled_architectures_train_to_accuracies_in_unit_interval(trained, mix
         assert result.ok, result.error
         assert len(result.validation_history) == FAST_PROTOCOL.epochs
         assert all(0.0 <= v <= 1.0 for v in result.validation_history)
-        assert result.score == pytest.approx(np.mean(result.validation_history[-FAST_PROTOCOL.score_epochs :]), abs=1e-5)
+        assert result.score == pytest.approx(np.mean(result.validation_history[-FAST_PROTOCOL.score_evaluations :]), abs=1e-5)
         assert 0.0 <= result.score <= 1.0
         assert result.train_seconds > 0
 

@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
         help="; ".join(f"{m.name}: {m.summary}" for m in options.SEARCH_METHODS.values()),
     )
     search.add_argument("--seed", type=int, default=0)
+    search.add_argument(
+        "--train-top", type=int, default=1, metavar="K",
+        help="train the K best distinct candidates together and keep the best on validation (default 1: zero-shot, nothing trained)",
+    )
     search.set_defaults(handler=_search)
 
     train = commands.add_parser("train", help="train architectures under the protocol and export the best")
@@ -137,6 +141,7 @@ def _search(args: argparse.Namespace) -> None:
     meta = workflows.describe_task(frame, args.label)
     log.info("meta-features computed in %.1fs", time.perf_counter() - started)
     choice = workflows.choose_architecture(meta, evaluator, method=args.method, seed=args.seed)
+    choice = workflows.refine(choice, frame, args.label, args.train_top, seed=args.seed)
     choice.save(str(out))
     write_text(out / workflows.META_FEATURES_FILE, json.dumps(meta.to_json(), indent=2))
     best, result = choice.result.best, choice.result
@@ -145,6 +150,8 @@ def _search(args: argparse.Namespace) -> None:
         f"predicted score: {best.predicted_score:.4f} +/- {best.spread:.4f} "
         f"({result.method} search, {len(result.candidates)} candidates scored in {result.seconds:.2f}s)"
     )
+    if best.measured_score is not None:
+        print(f"measured validation score: {best.measured_score:.4f} (best of the {result.trained} candidates trained)")
     print(f"written: {out / workflows.ARCHITECTURE_FILE}")
 
 
@@ -159,8 +166,8 @@ def _train(args: argparse.Namespace) -> None:
     eval_frame = read_csv(args.eval_data) if args.eval_data else None
     protocol = DEFAULT_PROTOCOL
     if args.epochs is not None:
-        if args.epochs < protocol.score_epochs:
-            raise InputError(f"--epochs must be at least {protocol.score_epochs}")
+        if args.epochs < protocol.score_evaluations:
+            raise InputError(f"--epochs must be at least {protocol.score_evaluations}")
         protocol = dataclasses.replace(protocol, epochs=args.epochs)
     started = time.perf_counter()
 

@@ -27,6 +27,9 @@ class TabularEncoder(keras.layers.Layer):
     * ``quantile``: one-hot quantile bucket per numeric (+ a missing bucket) + one-hot categoricals
     * ``periodic``: standardized numerics with sin/cos features at fixed frequencies + one-hot
       categoricals
+    * ``piecewise``: standardized numerics with their piecewise-linear encoding between quantile
+      boundaries (Gorishniy et al., 2022: how far each value has come through each bin) + missing
+      indicators + one-hot categoricals
     Categorical values outside the vocabulary (and missing ones) share one extra bucket.
     """
 
@@ -52,7 +55,9 @@ class TabularEncoder(keras.layers.Layer):
         n_missing = len(self._missing_columns)
         n_cat = sum(len(c.vocabulary) + 1 for c in self.schema.categorical)
         n_buckets = sum(len(c.boundaries) + 1 + int(c.has_missing) for c in self.schema.numeric)
+        n_pieces = sum(max(len(c.boundaries) - 1, 0) for c in self.schema.numeric)
         all_widths = {
+            "piecewise": n_num + n_pieces + n_missing + n_cat,
             "standard": n_num + n_missing + n_cat,
             "quantile": n_buckets + n_cat,
             "periodic": n_num * (1 + 2 * len(PERIODIC_FREQUENCIES)) + n_missing + n_cat,
@@ -82,6 +87,15 @@ class TabularEncoder(keras.layers.Layer):
                 index = tf.where(is_nan[:, i], len(column.boundaries) + 1, index)
                 buckets.append(tf.one_hot(index, len(column.boundaries) + 1 + int(column.has_missing)))
             outputs["quantile"] = tf.concat([*buckets, categorical], axis=1)
+        if "piecewise" in self.kinds:
+            pieces = []
+            for i, column in enumerate(self.schema.numeric):
+                edges = np.asarray(column.boundaries, np.float32)
+                if len(edges) > 1:
+                    spans = np.maximum(edges[1:] - edges[:-1], 1e-6)
+                    piece = tf.clip_by_value((x[:, i : i + 1] - edges[None, :-1]) / spans[None, :], 0.0, 1.0)
+                    pieces.append(tf.where(is_nan[:, i : i + 1], 0.0, piece))
+            outputs["piecewise"] = tf.concat([z, *pieces, missing, categorical], axis=1)
         if "periodic" in self.kinds:
             angles = [2 * math.pi * f * z for f in PERIODIC_FREQUENCIES]
             periodic = [z] + [tf.sin(a) for a in angles] + [tf.cos(a) for a in angles]

@@ -27,9 +27,8 @@ from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASU
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
 from tfx_tanas.records import Record, append_records, drop_torn_tail, json_lines, measured, rewrite_lines
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
-from tfx_tanas.task_data import prepare_task
 from tfx_tanas.tasks import Task, task_from_id
-from tfx_tanas.training import train_architectures
+from tfx_tanas.training import cross_validated_scores
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +69,11 @@ def records_for_task(
     """Train every architecture on the task and return one record per successful training.
 
     ``seed`` picks the task's rows (large sets are subsampled); ``measurement`` seeds the
-    train/validation split and the weight initialization, so measurements 0, 1, ... of one
-    architecture are independent trainings on the same data."""
+    train/validation split (or folds) and the weight initialization, so measurements 0, 1, ... of
+    one architecture are independent trainings on the same data."""
     frame = task.load(seed=seed)
     meta = meta_features_for_frame(frame, task.label)  # of the whole data set, as `tanas search` sees it
-    prepared = prepare_task(frame, task.label, protocol, measurement)
-    results = train_architectures(prepared, architectures, protocol, measurement, group_size=group_size)
+    results = cross_validated_scores(frame, task.label, architectures, protocol, measurement, group_size)
     records = []
     for result in results:
         if not result.ok:

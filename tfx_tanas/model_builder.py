@@ -4,7 +4,8 @@ One builder for every plan: a parametrized layer is the alpha-weighted sum of it
 layers, zero-padded to the widest (claim 6), behind its beta gate (claim 7); the first layer mixes
 the baseline embeddings by gamma (claim 8). Mixing one input at weight 1, or a gate of 1, is the
 identity and adds no layer, so a discrete architecture's network is a plain stack of ``Dense``
-layers: what is served is an ordinary Keras model.
+layers (with layer norms and residual additions where it chose them): what is served is an
+ordinary Keras model.
 """
 
 from __future__ import annotations
@@ -40,16 +41,34 @@ class WeightedSum(keras.layers.Layer):
 
 
 class GatedSkip(keras.layers.Layer):
-    """``beta * layer_output + (1 - beta) * pad(layer_input)``: beta = 0 removes the layer."""
+    """``beta * (pad(layer_output) + residual * pad(layer_input)) + (1 - beta) * pad(layer_input)``:
+    beta = 0 removes the layer; ``residual`` adds the layer's input to its output."""
 
-    def __init__(self, beta: float, width: int, **kwargs):
+    def __init__(self, beta: float, width: int, residual: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.beta = float(beta)
+        self.residual = float(residual)
         self.pad = PadTo(width)
 
     def call(self, inputs):
         output, skip = inputs
-        return self.beta * self.pad(output) + (1.0 - self.beta) * self.pad(skip)
+        skip = self.pad(skip)
+        return self.beta * (self.pad(output) + self.residual * skip) + (1.0 - self.beta) * skip
+
+
+LAYER_NORM_EPSILON = 1e-3  # Keras's default; the stacked trainer uses the same
+
+
+class BlendedLayerNorm(keras.layers.Layer):
+    """``(1 - weight) * x + weight * LayerNorm(x)`` without scale or offset (the next Dense rescales)."""
+
+    def __init__(self, weight: float, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = float(weight)
+        self.norm = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, center=False, scale=False)
+
+    def call(self, x):
+        return (1.0 - self.weight) * x + self.weight * self.norm(x) if self.weight < 1.0 else self.norm(x)
 
 
 def dense_name(position: int, layer: LayerPlan, component: Component) -> str:
@@ -67,9 +86,11 @@ def build_network(plan: NetworkPlan, widths: Mapping[str, int], num_classes: int
             keras.layers.Dense(c.units, activation=c.activation, name=dense_name(position, layer, c))(h) for c in layer.components
         ]
         mixed = _mix(branches, [c.weight for c in layer.components], layer.mixed_units, f"layer{position}_mixture")
-        output_width = layer.output_width(width)
-        if layer.gate != 1.0:
-            mixed = GatedSkip(layer.gate, output_width, name=f"layer{position}_gate")([mixed, h])
+        if plan.normalization:
+            mixed = BlendedLayerNorm(plan.normalization, name=f"layer{position}_norm")(mixed)
+        output_width = layer.output_width(width, plan.residual)
+        if layer.gate != 1.0 or plan.residual:
+            mixed = GatedSkip(layer.gate, output_width, plan.residual, name=f"layer{position}_gate")([mixed, h])
         h, width = mixed, output_width
     logits = keras.layers.Dense(num_classes, name="output")(h)
     return keras.Model(inputs, logits, name="network")

@@ -61,16 +61,27 @@ class LayerPlan:
         """Units of all the layer's baselines side by side (what computing the mixture costs)."""
         return sum(c.units for c in self.components)
 
-    def output_width(self, input_width: int) -> int:
-        return self.mixed_units if self.gate == 1.0 else max(self.mixed_units, input_width)
+    def output_width(self, input_width: int, residual: float = 0.0) -> int:
+        reads_input = self.gate != 1.0 or residual > 0.0
+        return max(self.mixed_units, input_width) if reads_input else self.mixed_units
 
 
 @dataclasses.dataclass(frozen=True)
 class NetworkPlan:
-    """Embedding mixture, then the present layers input to output, then a softmax output layer."""
+    """Embedding mixture, then the present layers input to output, then a softmax output layer.
+
+    Every present layer's mixture is blended with its layer-normalized self by ``normalization``
+    and adds ``residual`` times its (padded) input before the gate:
+    ``h' = gate * (n(mix) + residual * pad(h)) + (1 - gate) * pad(h)``; ``learning_rate`` and
+    ``weight_decay`` are how it trains.
+    """
 
     embeddings: tuple[tuple[str, float], ...]  # (kind, gamma) of every embedding with gamma > 0
     layers: tuple[LayerPlan, ...]
+    normalization: float = 0.0  # weight of the layer-normalized mixture
+    residual: float = 0.0  # weight of the skip added to each layer's output
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -78,7 +89,10 @@ class NetworkPlan:
 
     @property
     def is_dense_stack(self) -> bool:
-        return len(self.embeddings) == 1 and all(layer.is_dense for layer in self.layers)
+        """Plain Dense layers: one embedding, one baseline per layer behind an open gate (a layer
+        norm or a residual at full weight is still a plain, discrete choice)."""
+        plain = self.normalization in (0.0, 1.0) and self.residual in (0.0, 1.0)
+        return plain and len(self.embeddings) == 1 and all(layer.is_dense for layer in self.layers)
 
     def input_width(self, widths: Mapping[str, int]) -> int:
         """The embeddings are zero-padded to the widest one the network reads."""
@@ -88,7 +102,7 @@ class NetworkPlan:
         """(input width, output width) of every layer."""
         result, width = [], self.input_width(widths)
         for layer in self.layers:
-            out = layer.output_width(width)
+            out = layer.output_width(width, self.residual)
             result.append((width, out))
             width = out
         return result
@@ -100,6 +114,9 @@ class NetworkPlan:
         """Trainable parameters of the network (each baseline's Dense reads its layer's input)."""
         total = sum(fan_in * c.units + c.units for layer, (fan_in, _) in zip(self.layers, self.layer_widths(widths)) for c in layer.components)
         return total + self.output_input_width(widths) * num_classes + num_classes
+
+    def training_json(self) -> dict[str, float]:
+        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
 
     def to_json(self) -> list[dict[str, Any]]:
         """Architecture data: each layer's operation and its inputs (the connectivity)."""
@@ -113,6 +130,8 @@ class NetworkPlan:
             if layer.is_dense:
                 [only] = layer.components
                 layers.append({"name": f"dense_{position}", "op": "dense", "units": only.units, "activation": only.activation, "inputs": [previous]})
+                if self.residual:
+                    layers[-1]["residual_from"] = previous
             else:
                 layers.append(
                     {
@@ -124,6 +143,10 @@ class NetworkPlan:
                         "skip_from": previous,
                     }
                 )
+                if self.residual:
+                    layers[-1]["residual"] = self.residual
+            if self.normalization:
+                layers[-1]["layer_norm"] = self.normalization
         layers.append({"name": "output", "op": "dense", "activation": "softmax", "inputs": [layers[-1]["name"]]})
         return layers
 
@@ -141,6 +164,6 @@ def stack_multiply_adds(plans: Sequence[NetworkPlan], widths: Mapping[str, int],
         total += width * columns + columns * activations
         if not all(layer.is_dense for layer in present):
             total += columns * mixed  # the alpha-and-padding matrix
-        all_open = len(present) == len(plans) and all(layer.gate == 1.0 for layer in present)
+        all_open = len(present) == len(plans) and all(layer.gate == 1.0 for layer in present) and not any(p.residual for p in plans)
         width = mixed if all_open else max(width, mixed)
     return total + width * num_classes

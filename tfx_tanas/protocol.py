@@ -1,7 +1,15 @@
 """The one training protocol: meta-training records, ``tanas train`` and the TFX Trainer all use it.
 
-An architecture's *score* is its validation accuracy averaged over the last
-``protocol.score_epochs`` epochs (the patent's "average of the accuracies of the last epochs").
+A run is ``evaluations`` segments of steps, each followed by a look at the validation split.
+An architecture's *score* is decided by ``score_rule``:
+
+* ``"last"`` (version 1): validation accuracy averaged over the last ``score_evaluations``
+  segments, one epoch each (the patent's "average of the accuracies of the last epochs");
+* ``"best_loss"`` (version 2): early stopping within a step budget that grows with the data: the
+  weights of the segment with the lowest validation loss are restored, and the score is their
+  validation accuracy. Tasks of at most ``fold_max_rows`` rows are scored by ``folds``-fold
+  cross-validation (the mean over folds), since one small validation split ranks close
+  architectures by chance.
 """
 
 from __future__ import annotations
@@ -10,19 +18,31 @@ import dataclasses
 import math
 from typing import Any
 
+SCORE_RULES = ("last", "best_loss")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingProtocol:
     """Fixed recipe; changing any field makes scores incomparable, hence ``version``."""
 
-    epochs: int = 15
-    learning_rate: float = 1e-3
+    version: int = 1
     validation_fraction: float = 0.2
-    score_epochs: int = 3
     batches_per_epoch: int = 32
     min_batch_size: int = 32
     max_batch_size: int = 256
-    version: int = 1
+    epochs: int = 15  # budget "epochs": this many epochs; otherwise steps = steps_per_sqrt_row * sqrt(rows)
+    steps_per_sqrt_row: float = 0.0
+    min_steps: int = 0
+    max_steps: int = 0
+    evaluations: int = 0  # 0: one per epoch
+    score_rule: str = "last"
+    score_evaluations: int = 3
+    folds: int = 1
+    fold_max_rows: int = 0
+
+    def __post_init__(self) -> None:
+        if self.score_rule not in SCORE_RULES:
+            raise ValueError(f"score_rule must be one of {SCORE_RULES}")
 
     def batch_size(self, num_train: int) -> int:
         size = math.ceil(num_train / self.batches_per_epoch)
@@ -31,8 +51,36 @@ class TrainingProtocol:
     def steps_per_epoch(self, num_train: int) -> int:
         return num_train // self.batch_size(num_train)
 
+    def schedule(self, num_train: int) -> tuple[int, int]:
+        """(evaluations, steps between two evaluations) for a training split of ``num_train`` rows."""
+        if not self.steps_per_sqrt_row:
+            return self.epochs, self.steps_per_epoch(num_train)
+        steps = int(min(self.max_steps, max(self.min_steps, self.steps_per_sqrt_row * math.sqrt(num_train))))
+        return self.evaluations, max(1, steps // self.evaluations)
+
+    def num_folds(self, num_rows: int) -> int:
+        """How many train/validation splits score a task of ``num_rows`` labelled rows."""
+        return self.folds if num_rows <= self.fold_max_rows else 1
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-DEFAULT_PROTOCOL = TrainingProtocol()
+PROTOCOL_V1 = TrainingProtocol()
+# Small tasks get enough steps to converge (at least 400), large ones are not cut short (up to
+# 2000); the best segment of 20 is kept; tasks up to 2000 rows are scored by 5-fold CV.
+PROTOCOL_V2 = TrainingProtocol(
+    version=2,
+    batches_per_epoch=16,
+    min_batch_size=16,
+    max_batch_size=256,
+    steps_per_sqrt_row=20.0,
+    min_steps=400,
+    max_steps=2000,
+    evaluations=20,
+    score_rule="best_loss",
+    folds=5,
+    fold_max_rows=2000,
+)
+DEFAULT_PROTOCOL = PROTOCOL_V1
+PROTOCOLS = {1: PROTOCOL_V1, 2: PROTOCOL_V2}

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfx_tanas.errors import InputError
 from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import MetaFeatures
 from tfx_tanas.options import DEFAULT_SEARCH_METHOD, RISK_AVERSION, search_method
@@ -37,8 +38,10 @@ class Candidate:
     origin: str  # "gradient", "random" or "discretized"
     start: int
     step: int
+    measured_score: float | None = None  # validation score, for the candidates a refinement trained
 
     def to_json(self) -> dict[str, Any]:
+        measured = {} if self.measured_score is None else {"measured_score": round(self.measured_score, 6)}
         return {
             "key": self.architecture.key,
             "origin": self.origin,
@@ -49,6 +52,7 @@ class Candidate:
             "spread": round(self.spread, 6),
             "description": self.architecture.describe(),
             "encoding": self.architecture.encoding_json(),
+            **measured,
         }
 
 
@@ -58,6 +62,22 @@ class SearchResult:
     candidates: list[Candidate]
     seconds: float
     method: str
+    trained: int = 1  # how many of the best distinct candidates were trained to pick the winner (1: zero-shot)
+
+    def shortlist(self, count: int, risk_aversion: float = RISK_AVERSION) -> list[Candidate]:
+        """The ``count`` best distinct discrete networks by the evaluator's lower bound."""
+        ranked = sorted(
+            (c for c in self.candidates if c.architecture.is_discrete and c.origin != "gradient"),
+            key=lambda c: c.predicted_score - risk_aversion * c.spread,
+            reverse=True,
+        )
+        first: dict[str, Candidate] = {}
+        for candidate in ranked:
+            first.setdefault(candidate.architecture.key, candidate)
+        distinct = list(first.values())
+        if not 1 <= count <= len(distinct):
+            raise InputError(f"--train-top must be between 1 and the {len(distinct)} distinct candidates scored, got {count}")
+        return distinct[:count]
 
     def architecture_json(self, seed: int, meta_features_out_of_range: list[str]) -> dict[str, Any]:
         """``architecture.json``: the chosen architecture, with how it was found."""
@@ -70,6 +90,8 @@ class SearchResult:
                 "num_candidates": len(self.candidates),
                 "search_seconds": round(self.seconds, 4),
                 "meta_features_out_of_range": meta_features_out_of_range,
+                "trained_candidates": self.trained,
+                **({} if self.best.measured_score is None else {"measured_score": round(self.best.measured_score, 6)}),
             }
         )
 

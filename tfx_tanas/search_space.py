@@ -30,10 +30,15 @@ import numpy as np
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.network_plan import BaselineLayer, Component, LayerPlan, NetworkPlan
 
-SEARCH_SPACE_VERSION = 1
+SEARCH_SPACE_VERSIONS = (1, 2)
 ARCHITECTURE_SCHEMA_VERSION = 1
 ACTIVATIONS = ("relu", "tanh", "gelu")
-EMBEDDINGS = ("standard", "quantile", "periodic")
+EMBEDDINGS = ("standard", "quantile", "periodic", "piecewise")
+NORMALIZATIONS = ("none", "layer")
+RESIDUALS = ("plain", "residual")
+# Global choices of the network and its training, each a simplex over the space's values for it
+# (claim 6's alpha, for the whole network). A knob with one value is fixed: it is not encoded.
+KNOBS = ("weight_decay", "normalization", "residual", "learning_rate")
 _SIMPLEX_TOLERANCE = 1e-3
 ENCODING_DECIMALS = 6  # the one rounding of an encoding: JSON, records and keys all use it
 
@@ -45,10 +50,24 @@ class SearchSpace:
     num_layers: int = 4
     units: tuple[int, ...] = (8, 16, 32, 64, 128)
     activations: tuple[str, ...] = ACTIVATIONS
-    embeddings: tuple[str, ...] = EMBEDDINGS
-    version: int = SEARCH_SPACE_VERSION
+    embeddings: tuple[str, ...] = ("standard", "quantile", "periodic")
+    weight_decay: tuple[float, ...] = (0.0,)  # decoupled (AdamW): each step shrinks kernels by lr * weight_decay
+    normalization: tuple[str, ...] = ("none",)
+    residual: tuple[str, ...] = ("plain",)
+    learning_rate: tuple[float, ...] = (1e-3,)
+    version: int = 1
 
     def __post_init__(self) -> None:
+        if self.version not in SEARCH_SPACE_VERSIONS:
+            raise VersionMismatchError(f"search_space version {self.version} is not supported (this release reads {SEARCH_SPACE_VERSIONS})")
+        for knob, known in (("normalization", NORMALIZATIONS), ("residual", RESIDUALS)):
+            values = getattr(self, knob)
+            if not values or set(values) - set(known):
+                raise InputError(f"search space: {knob} values must be among {known}, got {values}")
+        if not self.learning_rate or any(not 0 < float(v) < 1 for v in self.learning_rate):
+            raise InputError(f"search space: learning rates must lie in (0, 1), got {self.learning_rate}")
+        if not self.weight_decay or any(float(v) < 0 for v in self.weight_decay):
+            raise InputError(f"search space: weight decays must be non-negative, got {self.weight_decay}")
         if self.num_layers < 1:
             raise InputError(f"search space: num_layers must be >= 1, got {self.num_layers}")
         if not self.units or any(int(u) < 1 for u in self.units):
@@ -73,9 +92,15 @@ class SearchSpace:
         return max(self.units)
 
     @property
+    def encoded_knobs(self) -> tuple[str, ...]:
+        """The knobs with a choice to make, in encoding order."""
+        return tuple(knob for knob in KNOBS if len(getattr(self, knob)) > 1)
+
+    @property
     def encoding_size(self) -> int:
-        """Length of the flat vector ``[alpha.ravel(), beta, gamma]``."""
-        return self.num_layers * self.num_baselines + self.num_layers + len(self.embeddings)
+        """Length of the flat vector ``[alpha.ravel(), beta, gamma, *knobs]``."""
+        knobs = sum(len(getattr(self, knob)) for knob in self.encoded_knobs)
+        return self.num_layers * self.num_baselines + self.num_layers + len(self.embeddings) + knobs
 
     @property
     def fingerprint(self) -> str:
@@ -84,32 +109,40 @@ class SearchSpace:
         return f"v{self.version}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "version": self.version,
             "num_layers": self.num_layers,
             "units": list(self.units),
             "activations": list(self.activations),
             "embeddings": list(self.embeddings),
         }
+        if self.version >= 2:  # version 1 files predate the knobs, and its fingerprint must not move
+            data.update({knob: list(getattr(self, knob)) for knob in KNOBS})
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
-        known = {"version", "num_layers", "units", "activations", "embeddings"}
+        known = {"version", "num_layers", "units", "activations", "embeddings", *KNOBS}
         _reject_unknown(data, known, "search_space")
-        version = int(data.get("version", SEARCH_SPACE_VERSION))
-        if version != SEARCH_SPACE_VERSION:
-            raise VersionMismatchError(
-                f"search_space version {version} is not supported (this is version {SEARCH_SPACE_VERSION})"
-            )
+        defaults = cls()
         try:
+            version = int(data.get("version", defaults.version))
+            if version == 1 and set(data) & set(KNOBS):
+                raise InputError(f"search_space version 1 has no {sorted(set(data) & set(KNOBS))}")
             return cls(
                 num_layers=int(data.get("num_layers", 4)),
-                units=tuple(int(u) for u in data.get("units", cls.units)),
-                activations=tuple(str(a) for a in data.get("activations", cls.activations)),
-                embeddings=tuple(str(e) for e in data.get("embeddings", cls.embeddings)),
+                units=tuple(int(u) for u in data.get("units", defaults.units)),
+                activations=tuple(str(a) for a in data.get("activations", defaults.activations)),
+                embeddings=tuple(str(e) for e in data.get("embeddings", defaults.embeddings)),
+                weight_decay=tuple(float(v) for v in data.get("weight_decay", defaults.weight_decay)),
+                normalization=tuple(str(v) for v in data.get("normalization", defaults.normalization)),
+                residual=tuple(str(v) for v in data.get("residual", defaults.residual)),
+                learning_rate=tuple(float(v) for v in data.get("learning_rate", defaults.learning_rate)),
                 version=version,
             )
         except (TypeError, ValueError) as err:
+            if isinstance(err, InputError):
+                raise
             raise InputError(f"search_space: malformed field ({err})") from None
 
     # ---- sampling ---------------------------------------------------------------------------
@@ -121,7 +154,8 @@ class SearchSpace:
         beta = (np.arange(self.num_layers) < depth).astype(float)
         gamma = np.zeros(len(self.embeddings))
         gamma[rng.integers(0, len(self.embeddings))] = 1.0
-        return Architecture(self, alpha, beta, gamma)
+        knobs = {knob: np.eye(len(getattr(self, knob)))[rng.integers(0, len(getattr(self, knob)))] for knob in self.encoded_knobs}
+        return Architecture(self, alpha, beta, gamma, knobs)
 
     def sample_continuous(self, rng: np.random.Generator, components: int = 2) -> Architecture:
         """A random mixture: each layer mixes ``components`` random baselines with Dirichlet weights,
@@ -134,7 +168,8 @@ class SearchSpace:
         chosen = rng.choice(len(self.embeddings), size=min(2, len(self.embeddings)), replace=False)
         gamma[chosen] = rng.dirichlet(np.ones(len(chosen)))
         beta = rng.uniform(0.0, 1.0, self.num_layers)
-        return Architecture(self, alpha, beta, gamma)
+        knobs = {knob: rng.dirichlet(np.ones(len(getattr(self, knob)))) for knob in self.encoded_knobs}
+        return Architecture(self, alpha, beta, gamma, knobs)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -151,9 +186,21 @@ class Architecture:
     alpha: np.ndarray
     beta: np.ndarray
     gamma: np.ndarray
+    knobs: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)  # knob -> simplex weights; default: its first value
 
     def __post_init__(self) -> None:
         space = self.space
+        unknown = set(self.knobs) - set(space.encoded_knobs)
+        if unknown:
+            raise InputError(f"architecture: unknown knob(s) {sorted(unknown)}; this space encodes {list(space.encoded_knobs)}")
+        knobs = {}
+        for knob in space.encoded_knobs:
+            size = len(getattr(space, knob))
+            weights = _as_array(self.knobs.get(knob, np.eye(size)[0]), knob, (size,))
+            if np.any(weights < -_SIMPLEX_TOLERANCE) or abs(weights.sum() - 1) > _SIMPLEX_TOLERANCE:
+                raise InputError(f"architecture: {knob} must be non-negative and sum to 1")
+            knobs[knob] = _on_simplex(weights)
+        object.__setattr__(self, "knobs", knobs)
         alpha = _as_array(self.alpha, "alpha", (space.num_layers, space.num_baselines))
         beta = _as_array(self.beta, "beta", (space.num_layers,))
         gamma = _as_array(self.gamma, "gamma", (len(space.embeddings),))
@@ -175,8 +222,9 @@ class Architecture:
 
     # ---- encodings ----------------------------------------------------------------------------
     def to_vector(self) -> np.ndarray:
-        """The flat encoding the evaluator reads: ``[alpha.ravel(), beta, gamma]``."""
-        return np.concatenate([self.alpha.ravel(), self.beta, self.gamma]).astype(np.float32)
+        """The flat encoding the evaluator reads: ``[alpha.ravel(), beta, gamma, *knobs]``."""
+        knobs = [self.knobs[knob] for knob in self.space.encoded_knobs]
+        return np.concatenate([self.alpha.ravel(), self.beta, self.gamma, *knobs]).astype(np.float32)
 
     @classmethod
     def from_vector(cls, space: SearchSpace, vector: Sequence[float] | np.ndarray) -> Architecture:
@@ -186,8 +234,13 @@ class Architecture:
         n_alpha = space.num_layers * space.num_baselines
         alpha = vector[:n_alpha].reshape(space.num_layers, space.num_baselines)
         beta = vector[n_alpha : n_alpha + space.num_layers]
-        gamma = vector[n_alpha + space.num_layers :]
-        return cls(space, alpha, beta, gamma)
+        offset = n_alpha + space.num_layers + len(space.embeddings)
+        gamma = vector[n_alpha + space.num_layers : offset]
+        knobs = {}
+        for knob in space.encoded_knobs:
+            size = len(getattr(space, knob))
+            knobs[knob], offset = vector[offset : offset + size], offset + size
+        return cls(space, alpha, beta, gamma, knobs)
 
     @functools.cached_property
     def key(self) -> str:
@@ -209,18 +262,37 @@ class Architecture:
             for row, gate in zip(self.alpha, self.beta)
             if gate > 0
         )
-        return NetworkPlan(embeddings, layers)
+        return NetworkPlan(
+            embeddings,
+            layers,
+            normalization=self.knob_weight("normalization", "layer"),
+            residual=self.knob_weight("residual", "residual"),
+            learning_rate=float(np.exp(np.dot(self.knob_weights("learning_rate"), np.log(self.space.learning_rate)))),
+            weight_decay=float(np.dot(self.knob_weights("weight_decay"), self.space.weight_decay)),
+        )
+
+    def knob_weights(self, knob: str) -> np.ndarray:
+        """Simplex weights over the space's values of ``knob`` (``[1]`` for a fixed knob)."""
+        return self.knobs.get(knob, np.ones(1))
+
+    def knob_weight(self, knob: str, value: str) -> float:
+        """The weight of one value of a knob (0 when the space does not offer it)."""
+        values = getattr(self.space, knob)
+        return round(float(self.knob_weights(knob)[values.index(value)]), ENCODING_DECIMALS) if value in values else 0.0
 
     @property
     def is_discrete(self) -> bool:
-        """A plain Dense stack: one embedding, and every present layer one baseline behind an open gate."""
-        return self.plan.is_dense_stack and bool(np.all(np.isin(self.beta, (0.0, 1.0))))
+        """A plain network: one embedding, every present layer one baseline behind an open gate,
+        one value of every knob."""
+        one_value = all(np.isclose(weights.max(), 1.0) for weights in self.knobs.values())
+        return self.plan.is_dense_stack and one_value and bool(np.all(np.isin(self.beta, (0.0, 1.0))))
 
     def discretize(self) -> Architecture:
-        """Nearest discrete architecture: argmax alpha and gamma, beta >= 0.5."""
+        """Nearest discrete architecture: argmax alpha, gamma and knobs, beta >= 0.5."""
         alpha = np.eye(self.space.num_baselines)[np.argmax(self.alpha, axis=1)]
         gamma = np.eye(len(self.space.embeddings))[np.argmax(self.gamma)]
-        return Architecture(self.space, alpha, (self.beta >= 0.5).astype(float), gamma)
+        knobs = {knob: np.eye(len(weights))[np.argmax(weights)] for knob, weights in self.knobs.items()}
+        return Architecture(self.space, alpha, (self.beta >= 0.5).astype(float), gamma, knobs)
 
     @property
     def embedding(self) -> str:
@@ -233,10 +305,15 @@ class Architecture:
         return [BaselineLayer(c.units, c.activation) for layer in self.discretize().plan.layers for c in layer.components]
 
     def describe(self) -> str:
-        """One line a person reads, e.g. ``periodic -> dense64_relu -> dense32_tanh -> softmax``."""
+        """One line a person reads, e.g. ``periodic -> dense64_relu -> dense32_tanh -> softmax``
+        (with the knobs' values, e.g. ``[learning_rate 0.003, residual]``, when the space has knobs)."""
         if not self.is_discrete:
             return f"continuous mixture ({self.discretize().describe()} when discretized)"
-        return " -> ".join([self.embedding, *(layer.name for layer in self.hidden_layers), "softmax"])
+        text = " -> ".join([self.embedding, *(layer.name for layer in self.hidden_layers), "softmax"])
+        if self.knobs:
+            chosen = [(knob, getattr(self.space, knob)[int(np.argmax(w))]) for knob, w in self.knobs.items()]
+            text += " [" + ", ".join(f"{knob} {value}" for knob, value in chosen) + "]"
+        return text
 
     # ---- JSON -------------------------------------------------------------------------------
     def layers(self) -> list[dict[str, Any]]:
@@ -245,7 +322,9 @@ class Architecture:
 
     def encoding_json(self) -> dict[str, list]:
         """The encoding as JSON lists: the canonical values, exactly."""
-        return {name: getattr(self, name).tolist() for name in ("alpha", "beta", "gamma")}
+        data = {name: getattr(self, name).tolist() for name in ("alpha", "beta", "gamma")}
+        data.update({knob: weights.tolist() for knob, weights in self.knobs.items()})
+        return data
 
     def to_json(self, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -254,6 +333,8 @@ class Architecture:
             "encoding": self.encoding_json(),
             "layers": self.layers(),
         }
+        if self.space.version >= 2:
+            data["training"] = self.plan.training_json()
         if metadata:
             data["metadata"] = dict(metadata)
         return data
@@ -263,7 +344,7 @@ class Architecture:
         """Parse and validate; ``layers``, when present, must agree with the encoding."""
         if not isinstance(data, Mapping):
             raise InputError("architecture JSON must be an object")
-        _reject_unknown(data, {"schema_version", "search_space", "encoding", "layers", "metadata"}, "architecture")
+        _reject_unknown(data, {"schema_version", "search_space", "encoding", "layers", "training", "metadata"}, "architecture")
         version = data.get("schema_version")
         if version != ARCHITECTURE_SCHEMA_VERSION:
             raise InputError(
@@ -275,6 +356,8 @@ class Architecture:
         arch = cls.from_encoding_json(space, data["encoding"])
         if "layers" in data and data["layers"] != arch.layers():
             raise InputError("architecture 'layers' disagree with its encoding (edit the encoding, not the layers)")
+        if "training" in data and data["training"] != arch.plan.training_json():
+            raise InputError("architecture 'training' disagrees with its encoding (edit the encoding)")
         return arch
 
     @classmethod
@@ -282,11 +365,12 @@ class Architecture:
         """The inverse of :meth:`encoding_json`, validated."""
         if not isinstance(encoding, Mapping):
             raise InputError("architecture 'encoding' must be an object with alpha, beta, gamma")
-        _reject_unknown(encoding, {"alpha", "beta", "gamma"}, "architecture encoding")
-        missing = {"alpha", "beta", "gamma"} - set(encoding)
+        _reject_unknown(encoding, {"alpha", "beta", "gamma", *space.encoded_knobs}, "architecture encoding")
+        missing = {"alpha", "beta", "gamma", *space.encoded_knobs} - set(encoding)
         if missing:
             raise InputError(f"architecture encoding lacks {sorted(missing)}")
-        return cls(space, encoding["alpha"], encoding["beta"], encoding["gamma"])
+        knobs = {knob: encoding[knob] for knob in space.encoded_knobs}
+        return cls(space, encoding["alpha"], encoding["beta"], encoding["gamma"], knobs)
 
 
 def _on_simplex(values: np.ndarray) -> np.ndarray:
@@ -316,7 +400,21 @@ def _reject_unknown(data: Mapping[str, Any], known: set[str], where: str) -> Non
         raise InputError(f"{where}: unknown field(s) {sorted(unknown)}; allowed {sorted(known)}")
 
 
-DEFAULT_SPACE = SearchSpace()  # the space `tanas search`, `tanas train` and the bundled evaluator use
+SPACE_V1 = SearchSpace()
+# Version 2 adds the choices whose best value depends on the task (Kadra et al. 2021, Gorishniy et
+# al. 2022): regularization (weight decay), layer normalization, residual connections, the
+# learning rate, a piecewise-linear numeric embedding, and wider layers.
+SPACE_V2 = SearchSpace(
+    version=2,
+    units=(16, 32, 64, 128, 256),
+    embeddings=EMBEDDINGS,
+    weight_decay=(0.0, 0.1, 1.0),
+    normalization=NORMALIZATIONS,
+    residual=RESIDUALS,
+    learning_rate=(3e-4, 1e-3, 3e-3),
+)
+SPACES = {1: SPACE_V1, 2: SPACE_V2}
+DEFAULT_SPACE = SPACE_V1  # the space `tanas search`, `tanas train` and the bundled evaluator use
 
 
 def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_fraction: float = 0.0) -> list[Architecture]:

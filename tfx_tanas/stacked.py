@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfx_tanas.model_builder import build_network, dense_name
+from tfx_tanas.model_builder import LAYER_NORM_EPSILON, build_network, dense_name
 from tfx_tanas.network_plan import NetworkPlan, stack_multiply_adds
 from tfx_tanas.protocol import TrainingProtocol
 from tfx_tanas.search_space import ACTIVATIONS, Architecture
@@ -64,7 +64,10 @@ class _StackedLayer:
     mixing: tf.Tensor | None  # [K, columns, mixed]: alpha and zero padding; None when masks suffice
     mask: tf.Tensor | None  # [K, 1, columns]: a network's real columns, when every layer is one baseline
     gate: tf.Tensor  # [K, 1, 1]
-    all_open: bool  # every network has this layer with gate 1: the input is replaced, not blended
+    all_open: bool  # every network has this layer with gate 1 and no residual: the input is replaced
+    norm_weight: tf.Tensor | None  # [K, 1, 1]: weight of the layer-normalized mixture; None: no network normalizes
+    mixed_mask: tf.Tensor  # [K, 1, mixed]: a network's real mixture columns (what its layer norm averages over)
+    residual: tf.Tensor  # [K, 1, 1]
 
 
 class StackedNetworks(tf.Module):
@@ -113,10 +116,12 @@ class StackedNetworks(tf.Module):
         mixing = np.zeros((K, columns, mixed_width), np.float32)
         mask = np.zeros((K, 1, columns), np.float32)
         gate = np.zeros((K, 1, 1), np.float32)
+        mixed_mask = np.zeros((K, 1, mixed_width), np.float32)
         for k, member in enumerate(members):
             if member is None:
                 continue
             gate[k] = member.gate
+            mixed_mask[k, 0, : member.mixed_units] = 1.0
             offset = 0
             for component in member.components:
                 block = slice(offset, offset + component.units)
@@ -126,8 +131,10 @@ class StackedNetworks(tf.Module):
                 mixing[k, np.arange(offset, offset + component.units), np.arange(component.units)] = component.weight
                 mask[k, 0, block] = 1.0
                 offset += component.units
-            real_in[k] = member.output_width(real_in[k])
-        all_open = len(present) == K and all(m.gate == 1.0 for m in present)
+            real_in[k] = member.output_width(real_in[k], self.plans[k].residual)
+        residual = np.array([plan.residual if member is not None else 0.0 for plan, member in zip(self.plans, members)], np.float32)
+        norm_weight = np.array([plan.normalization if member is not None else 0.0 for plan, member in zip(self.plans, members)], np.float32)
+        all_open = len(present) == K and all(m.gate == 1.0 for m in present) and not residual.any()
         layer = _StackedLayer(
             kernel=tf.Variable(kernel, name=f"layer{j}_kernel"),
             bias=tf.Variable(np.zeros((K, columns), np.float32), name=f"layer{j}_bias"),
@@ -137,6 +144,9 @@ class StackedNetworks(tf.Module):
             mask=tf.constant(mask) if masks_suffice else None,
             gate=tf.constant(gate),
             all_open=all_open,
+            norm_weight=tf.constant(norm_weight[:, None, None]) if norm_weight.any() else None,
+            mixed_mask=tf.constant(mixed_mask),
+            residual=tf.constant(residual[:, None, None]),
         )
         return layer, (mixed_width if all_open else max(width, mixed_width))
 
@@ -160,11 +170,14 @@ class StackedNetworks(tf.Module):
                 mixed = activated * layer.mask
             else:
                 mixed = tf.einsum("kbc,kcm->kbm", activated, layer.mixing)
+            if layer.norm_weight is not None:
+                mixed = (1.0 - layer.norm_weight) * mixed + layer.norm_weight * _layer_norm(mixed, layer.mixed_mask)
             if layer.all_open:
                 h = mixed
             else:
                 width = max(h.shape[-1], mixed.shape[-1])
-                h = layer.gate * _pad_to(mixed, width) + (1.0 - layer.gate) * _pad_to(h, width)
+                skip = _pad_to(h, width)
+                h = layer.gate * (_pad_to(mixed, width) + layer.residual * skip) + (1.0 - layer.gate) * skip
         return tf.einsum("kbd,kdc->kbc", h, self.output_kernel) + self.output_bias[:, None, :]
 
     def to_keras(self, index: int) -> keras.Model:
@@ -180,6 +193,15 @@ class StackedNetworks(tf.Module):
                 offset += component.units
         _copy_dense(network.get_layer("output"), self.output_kernel.numpy()[index], self.output_bias.numpy()[index])
         return network
+
+
+def _layer_norm(x: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Layer norm of each network over its own real columns (padding is neither counted nor set)."""
+    count = tf.maximum(tf.reduce_sum(mask, axis=-1, keepdims=True), 1.0)  # a network without this layer has none
+    mean = tf.reduce_sum(x * mask, axis=-1, keepdims=True) / count
+    centred = (x - mean) * mask
+    variance = tf.reduce_sum(tf.square(centred), axis=-1, keepdims=True) / count
+    return centred * tf.math.rsqrt(variance + LAYER_NORM_EPSILON)
 
 
 def _copy_dense(layer: keras.layers.Dense, kernel: np.ndarray, bias: np.ndarray) -> None:
@@ -233,10 +255,22 @@ def _shape_key(plan: NetworkPlan, widths: Mapping[str, int]) -> tuple:
 # ---- the compiled training run -----------------------------------------------------------------
 @dataclasses.dataclass
 class StackRun:
-    networks: StackedNetworks
+    networks: StackedNetworks  # with the weights the protocol keeps (the best segment's, for "best_loss")
     finite: np.ndarray  # [K]: whether every step's loss stayed finite
-    history: np.ndarray  # [epochs, K]: validation accuracy after each epoch
+    accuracy: np.ndarray  # [evaluations, K]: validation accuracy after each segment
+    loss: np.ndarray  # [evaluations, K]: validation cross-entropy after each segment
     seconds: float
+
+
+def draw_batches(num_train: int, batch: int, evaluations: int, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """[evaluations, steps, batch] row indices: each segment walks fresh permutations of the rows
+    (one permutation per segment when a segment is at most an epoch, as protocol version 1 has it)."""
+    segments = []
+    for _ in range(evaluations):
+        needed = steps * batch
+        rows = np.concatenate([rng.permutation(num_train) for _ in range(-(-needed // num_train))])
+        segments.append(rows[:needed].reshape(steps, batch))
+    return np.stack(segments)
 
 
 def train_stack(
@@ -248,22 +282,24 @@ def train_stack(
     protocol: TrainingProtocol,
     seed: int,
 ) -> StackRun:
-    """Train one stack under the protocol: every epoch's batches drawn up front, the whole run one
-    compiled XLA call, with no per-step Python dispatch or host sync (what bounds small tasks)."""
+    """Train one stack under the protocol: every segment's batches drawn up front, the whole run one
+    compiled XLA call, with no per-step Python dispatch or host sync (what bounds small tasks).
+    Under ``score_rule="best_loss"`` each network's weights at its lowest validation loss are kept."""
     started = time.perf_counter()
     stack = StackedNetworks(archs, widths, num_classes, seed)
     variables = stack.weights
-    optimizer = _Adam(variables, protocol.learning_rate)
+    optimizer = _Adam(variables, [a.plan.learning_rate for a in archs], [a.plan.weight_decay for a in archs])
     train_x = stack.stack_inputs(train[0])
     train_y = tf.constant(train[1].astype(np.int32))
     val_x = stack.stack_inputs(validation[0])
     val_y = tf.constant(validation[1].astype(np.int32))
     num_train = len(train[1])
     batch = protocol.batch_size(num_train)
-    steps = protocol.steps_per_epoch(num_train)
-    rng = np.random.default_rng(seed)
-    batches = np.stack([rng.permutation(num_train)[: steps * batch].reshape(steps, batch) for _ in range(protocol.epochs)])
-    batches_tensor = tf.constant(batches.astype(np.int32))
+    evaluations, steps = protocol.schedule(num_train)
+    batches_tensor = tf.constant(draw_batches(num_train, batch, evaluations, steps, np.random.default_rng(seed)).astype(np.int32))
+    keep_best = protocol.score_rule == "best_loss"
+    best = [tf.Variable(v) for v in variables] if keep_best else []
+    K = len(archs)
 
     def train_step(rows: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
@@ -274,43 +310,75 @@ def train_stack(
         optimizer.apply(tape.gradient(total, variables))
         return losses
 
-    def train_epoch(epoch: tf.Tensor, finite: tf.Tensor, history: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def segment(index: tf.Tensor, finite: tf.Tensor, accuracy: tf.Tensor, loss: tf.Tensor, best_loss: tf.Tensor):
         _, finite = tf.while_loop(
             lambda step, _: step < steps,
-            lambda step, finite: (step + 1, finite & tf.math.is_finite(train_step(batches_tensor[epoch, step]))),
+            lambda step, finite: (step + 1, finite & tf.math.is_finite(train_step(batches_tensor[index, step]))),
             (tf.constant(0), finite),
         )
-        predicted = tf.argmax(stack(val_x), axis=-1, output_type=tf.int32)
+        logits = stack(val_x)
+        labels = tf.broadcast_to(val_y[None, :], tf.shape(logits)[:2])
+        val_loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), axis=1)
+        predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
         correct = tf.reduce_mean(tf.cast(tf.equal(predicted, val_y[None, :]), tf.float32), axis=1)
-        return epoch + 1, finite, tf.tensor_scatter_nd_update(history, [[epoch]], correct[None, :])
+        improved = val_loss < best_loss
+        for variable, kept in zip(variables, best):
+            kept.assign(tf.where(tf.reshape(improved, [K] + [1] * (len(variable.shape) - 1)), variable, kept))
+        accuracy = tf.tensor_scatter_nd_update(accuracy, [[index]], correct[None, :])
+        loss = tf.tensor_scatter_nd_update(loss, [[index]], val_loss[None, :])
+        return index + 1, finite, accuracy, loss, tf.where(improved, val_loss, best_loss)
 
     @tf.function(jit_compile=True, autograph=False)
-    def run() -> tuple[tf.Tensor, tf.Tensor]:
-        start = (tf.constant(0), tf.ones(len(archs), tf.bool), tf.zeros((protocol.epochs, len(archs))))
-        _, finite, history = tf.while_loop(lambda epoch, *_: epoch < protocol.epochs, train_epoch, start)
-        return finite, history
+    def run() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        history = tf.zeros((evaluations, K))
+        start = (tf.constant(0), tf.ones(K, tf.bool), history, history, tf.fill([K], np.float32(np.inf)))
+        _, finite, accuracy, loss, _ = tf.while_loop(lambda index, *_: index < evaluations, segment, start)
+        return finite, accuracy, loss
 
-    finite, history = (t.numpy() for t in run())
-    return StackRun(stack, finite, history, time.perf_counter() - started)
+    finite, accuracy, loss = (t.numpy() for t in run())
+    for variable, kept in zip(variables, best):
+        variable.assign(kept)
+    return StackRun(stack, finite, accuracy, loss, time.perf_counter() - started)
 
 
 class _Adam:
-    """Adam (Kingma & Ba) with Keras' defaults, on plain ``tf.Variable``s.
+    """Adam (Kingma & Ba) with Keras' defaults, and decoupled weight decay on kernels (AdamW), on
+    plain ``tf.Variable``s with a learning rate and a decay per network.
 
     Adam's update is elementwise, so on stacked networks it is exactly per-network Adam.
     """
 
-    def __init__(self, variables: list[tf.Variable], learning_rate: float, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
+    def __init__(
+        self,
+        variables: list[tf.Variable],
+        learning_rates: Sequence[float],
+        weight_decays: Sequence[float],
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ):
         self.variables = variables
-        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        rates = np.asarray(learning_rates, np.float32)
+        decays = rates * np.asarray(weight_decays, np.float32)
+
+        def per_network(values: np.ndarray, variable: tf.Variable) -> tf.Tensor:
+            return tf.constant(values.reshape([-1] + [1] * (len(variable.shape) - 1)))
+
+        self.rates = [per_network(rates, v) for v in variables]
+        # kernels decay, biases do not (a kernel is [K, in, out], a bias [K, out])
+        self.decays = [per_network(decays, v) if len(v.shape) == 3 else None for v in variables]
         self.first = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
         self.second = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
         self.steps = tf.Variable(0.0, trainable=False)
 
     def apply(self, gradients: list[tf.Tensor]) -> None:
         self.steps.assign_add(1.0)
-        step_size = self.learning_rate * tf.sqrt(1 - self.beta_2**self.steps) / (1 - self.beta_1**self.steps)
-        for variable, gradient, first, second in zip(self.variables, gradients, self.first, self.second):
+        correction = tf.sqrt(1 - self.beta_2**self.steps) / (1 - self.beta_1**self.steps)
+        for variable, gradient, first, second, rate, decay in zip(self.variables, gradients, self.first, self.second, self.rates, self.decays):
             first.assign(self.beta_1 * first + (1 - self.beta_1) * gradient)
             second.assign(self.beta_2 * second + (1 - self.beta_2) * tf.square(gradient))
-            variable.assign_sub(step_size * first / (tf.sqrt(second) + self.epsilon))
+            update = rate * correction * first / (tf.sqrt(second) + self.epsilon)
+            if decay is not None:
+                update += decay * variable
+            variable.assign_sub(update)

@@ -12,6 +12,7 @@ from tfx_tanas.data import Split, TabularSchema, class_names, clean_frame, strat
 from tfx_tanas.embeddings import TabularEncoder
 from tfx_tanas.errors import InputError
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
+from tfx_tanas.search_space import EMBEDDINGS
 
 
 @dataclasses.dataclass
@@ -56,13 +57,31 @@ def prepare_task(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = D
     return prepare_from_splits(frame.iloc[split.train], frame.iloc[split.validation], label)
 
 
+def prepare_splits(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> list[PreparedTask]:
+    """The splits a task is scored on: one seeded 80/20 split, or k folds (stratified when every
+    class has k rows) when the protocol cross-validates a task this small."""
+    frame = clean_frame(frame, label)
+    folds = protocol.num_folds(len(frame))
+    if folds == 1:
+        return [prepare_task(frame, label, protocol, seed)]
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    labels = TabularSchema(label, class_names(frame[label]), [], []).encode_labels(frame[label])
+    stratify = np.bincount(labels).min() >= folds
+    splitter = (StratifiedKFold if stratify else KFold)(n_splits=folds, shuffle=True, random_state=seed)
+    return [
+        prepare_from_splits(frame.iloc[train], frame.iloc[validation], label)
+        for train, validation in splitter.split(np.zeros(len(labels)), labels if stratify else None)
+    ]
+
+
 def prepare_from_splits(train_frame: pd.DataFrame, validation_frame: pd.DataFrame, label: str) -> PreparedTask:
     """Encode given, cleaned splits: schema and encoder are fitted on the training rows only."""
     train_frame = train_frame.reset_index(drop=True)
     validation_frame = validation_frame.reset_index(drop=True)
     classes = class_names(pd.concat([train_frame[label], validation_frame[label]]))
     schema = TabularSchema.fit(train_frame, label, classes)
-    encoder = TabularEncoder(schema, ("standard", "quantile", "periodic"))
+    encoder = TabularEncoder(schema, EMBEDDINGS)
     return PreparedTask(
         schema=schema,
         encoder=encoder,

@@ -22,7 +22,7 @@ from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
 from tfx_tanas.search_space import Architecture
 from tfx_tanas.serving import ServingModule
 from tfx_tanas.stacked import plan_stacks, train_stack
-from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_task
+from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_splits, prepare_task
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass
 class TrainResult:
     architecture: Architecture
-    score: float  # mean validation accuracy over the last protocol.score_epochs epochs
-    validation_history: list[float]
+    score: float  # validation accuracy as the protocol's score_rule reads it
+    validation_history: list[float]  # validation accuracy after each segment
     train_seconds: float
     num_params: int
     network: keras.Model | None = None
@@ -60,7 +60,8 @@ def train_architectures(
     """
     widths = task.encoder.widths
     num_train = len(task.train.labels)
-    steps = protocol.epochs * protocol.steps_per_epoch(num_train)
+    evaluations, steps_per_evaluation = protocol.schedule(num_train)
+    steps = evaluations * steps_per_evaluation
     stacks = plan_stacks([a.plan for a in architectures], widths, task.num_classes, protocol.batch_size(num_train), steps, group_size)
     results: dict[int, TrainResult] = {}
     quiet = _QuietRetracing()
@@ -78,8 +79,8 @@ def train_architectures(
                 diverged = not run.finite[position]
                 results[index] = TrainResult(
                     architecture=arch,
-                    score=float("nan") if diverged else float(run.history[-protocol.score_epochs :, position].mean()),
-                    validation_history=[round(float(v), 6) for v in run.history[:, position]],
+                    score=float("nan") if diverged else score(protocol, run.accuracy[:, position], run.loss[:, position]),
+                    validation_history=[round(float(v), 6) for v in run.accuracy[:, position]],
                     train_seconds=run.seconds / len(archs),
                     num_params=arch.plan.num_parameters(widths, task.num_classes),
                     network=run.networks.to_keras(position) if keep_networks else None,
@@ -90,6 +91,37 @@ def train_architectures(
     finally:
         tf.get_logger().removeFilter(quiet)
     return [results[i] for i in range(len(architectures))]
+
+
+def score(protocol: TrainingProtocol, accuracy: np.ndarray, loss: np.ndarray) -> float:
+    """An architecture's score from its validation curve, by the protocol's rule."""
+    if protocol.score_rule == "best_loss":
+        return float(accuracy[int(np.argmin(loss))])
+    return float(accuracy[-protocol.score_evaluations :].mean())
+
+
+def cross_validated_scores(
+    frame: pd.DataFrame, label: str, architectures: Sequence[Architecture], protocol: TrainingProtocol, seed: int, group_size: int
+) -> list[TrainResult]:
+    """Train every architecture on each of the protocol's splits of a labelled frame and average
+    its scores over them (one 80/20 split unless the task is small enough for k folds)."""
+    splits = prepare_splits(frame, label, protocol, seed)
+    per_split = [train_architectures(task, architectures, protocol, seed, group_size=group_size) for task in splits]
+    results = []
+    for index, arch in enumerate(architectures):
+        runs = [split[index] for split in per_split]
+        failed = [r.error for r in runs if not r.ok]
+        results.append(
+            TrainResult(
+                architecture=arch,
+                score=float("nan") if failed else float(np.mean([r.score for r in runs])),
+                validation_history=runs[0].validation_history,
+                train_seconds=float(sum(r.train_seconds for r in runs)),
+                num_params=runs[0].num_params,
+                error=failed[0] if failed else None,
+            )
+        )
+    return results
 
 
 class _QuietRetracing(logging.Filter):
@@ -149,7 +181,7 @@ def train_and_select(
                 "eval_split": "eval-data" if eval_frame is not None else "validation",
                 "train_seconds": round(result.train_seconds, 3),
                 "num_params": result.num_params,
-                "epochs": protocol.epochs,
+                "protocol_version": protocol.version,
                 "error": result.error,
             }
         )

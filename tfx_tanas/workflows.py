@@ -5,6 +5,7 @@
 * :func:`choose_architecture`: meta-features + evaluator -> the chosen architecture and every
   scored candidate (steps 204-208), :meth:`Choice.save` writes ``architecture.json`` and
   ``candidates.jsonl``;
+* :func:`refine`: the few best candidates trained together, the best on validation wins;
 * :func:`train_evaluator`: records -> a fitted evaluator (offline, claim 10);
 * :func:`train_and_export`: a frame + architectures -> the best trained under the protocol,
   exported for TF Serving.
@@ -25,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from tfx_tanas.errors import InputError
+from tfx_tanas.errors import InputError, TrainingError
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.files import write_text
 from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame
@@ -36,7 +37,7 @@ from tfx_tanas.records import Record, read_records, to_arrays
 from tfx_tanas.search import SearchResult, search
 from tfx_tanas.search_space import DEFAULT_SPACE, Architecture, SearchSpace
 from tfx_tanas.serving import export_serving_model
-from tfx_tanas.training import TrainedModel, train_and_select
+from tfx_tanas.training import TrainedModel, cross_validated_scores, train_and_select
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,31 @@ def choose_architecture(
     if outside:
         log.warning("warning: meta-features outside the evaluator's training range (%s): predictions extrapolate", ", ".join(outside[:5]))
     return Choice(search(evaluator, meta_features, method=method, seed=seed, options=options), seed, outside)
+
+
+def refine(
+    choice: Choice,
+    frame: pd.DataFrame,
+    label: str,
+    count: int,
+    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
+    seed: int = 0,
+) -> Choice:
+    """Few-shot refinement: train the ``count`` best distinct candidates (by the evaluator's lower
+    bound) together under the protocol; the best validation score wins. Their measured scores are
+    written next to the predictions. ``count=1`` is the zero-shot choice itself, untrained."""
+    shortlist = choice.result.shortlist(count)
+    if count == 1:
+        return choice
+    results = cross_validated_scores(frame, label, [c.architecture for c in shortlist], protocol, seed, group_size=count)
+    for candidate, result in zip(shortlist, results):
+        candidate.measured_score = result.score if result.ok else None
+    measured = [c for c in shortlist if c.measured_score is not None]
+    if not measured:
+        raise TrainingError("every shortlisted architecture diverged (loss became NaN)")
+    best = max(measured, key=lambda c: c.measured_score)
+    log.info("trained the %d best candidates: the winner scores %.4f on validation", count, best.measured_score)
+    return Choice(dataclasses.replace(choice.result, best=best, trained=count), choice.seed, choice.meta_features_out_of_range)
 
 
 def train_evaluator(records: str | os.PathLike | Sequence[Record], config: EvaluatorConfig | None = None) -> ArchitectureEvaluator:
