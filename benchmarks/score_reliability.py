@@ -90,7 +90,7 @@ def measure_twice(args: argparse.Namespace) -> None:
     chosen = [tasks[i] for i in np.random.default_rng(args.seed).choice(len(tasks), min(args.tasks, len(tasks)), replace=False)]
     space, protocol = SPACES[args.space], PROTOCOLS[args.protocol]
     print(f"search space v{args.space}, protocol v{args.protocol}, {args.archs} architectures per task")
-    print("| task | rows | folds | Spearman, measurement 0 vs 1 | seconds |")
+    print("| task | rows | folds x repeats | Spearman, measurement 0 vs 1 | seconds |")
     print("| --- | ---: | ---: | ---: | ---: |")
     figures = []
     for task in chosen:
@@ -100,7 +100,7 @@ def measure_twice(args: argparse.Namespace) -> None:
         scores = [[r.score for r in cross_validated_scores(frame, task.label, archs, protocol, seed, 40)] for seed in (0, 1)]
         rho = spearmanr(*scores).statistic
         figures.append(rho)
-        print(f"| {task.task_id} | {len(frame)} | {protocol.num_folds(len(frame))} | {rho:.3f} | {time.perf_counter() - started:.0f} |", flush=True)
+        print(f"| {task.task_id} | {len(frame)} | {'x'.join(map(str, protocol.num_folds(len(frame))))} | {rho:.3f} | {time.perf_counter() - started:.0f} |", flush=True)
     print(f"\nmean within-task Spearman over {len(figures)} tasks: {np.nanmean(figures):.3f} (median {np.nanmedian(figures):.3f})")
 
 

@@ -96,6 +96,31 @@ def test_search_with_train_top_trains_the_best_distinct_candidates_and_keeps_the
     assert Architecture.from_json(zero_shot).key in {c["key"] for c in trained}
 
 
+def test_train_appends_its_measurements_and_build_evaluator_refits_on_them(workspace, searched, tmp_path, space):
+    """Continual records: what `tanas train --records` measured on the user's data joins the
+    evaluator's training tasks."""
+    from tfx_tanas.records import Record, append_records, read_records
+
+    user = tmp_path / "user_records.jsonl"
+    argv = ["train", "--data", str(workspace / "train.csv"), "--label", LABEL, "--architecture", str(searched / "architecture.json")]
+    for run in ("first", "second"):
+        assert main([*argv, "--out", str(tmp_path / run), "--records", str(user)]) == 0
+    appended = read_records(user)
+    assert len(appended) == 2 and len({r.task for r in appended}) == 1 and appended[0].task.startswith("user/")
+    [metrics] = read_jsonl(tmp_path / "first" / "metrics.jsonl")
+    assert appended[0].score == pytest.approx(metrics["validation_score"])
+    assert appended[0].architecture.key == metrics["key"]
+
+    base = tmp_path / "base_records.jsonl"
+    rng = np.random.default_rng(0)
+    meta = appended[0].meta_features
+    append_records(base, [Record(f"synthetic/t{i % 3}", meta, space.sample(rng), float(rng.uniform(0.3, 0.9)), 1.0, 10, 1) for i in range(30)])
+    out = tmp_path / "evaluator"
+    refit = ["build-evaluator", "--records", str(base), "--extra-records", str(user), "--tasks", "none", "--ensemble", "1", "--out", str(out)]
+    assert main(refit) == 0
+    assert json.loads((out / "evaluator.json").read_text())["training_summary"]["num_tasks"] == 4
+
+
 def test_train_writes_one_metrics_line_for_the_architecture(trained, searched):
     [metrics] = read_jsonl(trained / "metrics.jsonl")
     arch = Architecture.from_json(json.loads((searched / "architecture.json").read_text()))

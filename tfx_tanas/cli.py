@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-data", help="CSV to measure eval_accuracy on (default: the validation split)")
     train.add_argument("--epochs", type=int, help="override the protocol's epochs")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--records", help="append the measured (meta-features, architecture, score) records to this .jsonl (continual records)")
     train.set_defaults(handler=_train)
 
     sample = commands.add_parser("sample-architectures", help="random discrete architectures of the default space")
@@ -94,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--meta-features", choices=options.META_FEATURE_MODES, default=options.DEFAULT_META_FEATURE_MODE)
     build.add_argument("--ensemble", type=int, default=options.ENSEMBLE_SIZE, help="ensemble members (their spread is the reported uncertainty)")
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument(
+        "--extra-records", action="append", default=[], metavar="FILE",
+        help="records to fit on besides --records, e.g. what `tanas train --records` appended on your data (repeatable)",
+    )
     build.set_defaults(handler=_build_evaluator)
 
     run = commands.add_parser("run", help="run the online TFX pipeline locally (Beam) and push a servable model")
@@ -161,6 +166,10 @@ def _train(args: argparse.Namespace) -> None:
     from tfx_tanas.protocol import DEFAULT_PROTOCOL
 
     out = _output_dir(args.out, [args.data, args.architecture, args.eval_data])
+    if args.records and args.epochs is not None:
+        raise InputError("--records keeps only measurements under the protocol; drop --epochs to record them")
+    if args.records and Path(args.records).resolve() in {Path(p).resolve() for p in (args.data, args.architecture, args.eval_data) if p}:
+        raise InputError(f"--records {args.records} is one of your inputs; name a records file of its own")
     architectures = read_architectures(args.architecture)
     frame = read_csv(args.data)
     eval_frame = read_csv(args.eval_data) if args.eval_data else None
@@ -177,6 +186,9 @@ def _train(args: argparse.Namespace) -> None:
 
     trained, serving_path = workflows.train_and_export(frame, args.label, architectures, out / "serving", eval_frame, protocol, args.seed, progress)
     write_text(out / workflows.METRICS_FILE, workflows.metrics_jsonl(trained))
+    if args.records:
+        appended = workflows.append_measurements(args.records, frame, args.label, architectures, trained, protocol, args.seed)
+        print(f"appended {appended} records to {args.records}")
     best = trained.metrics[trained.best_index]
     print(f"best: #{best['index']} {best['architecture']}")
     print(f"eval_accuracy {best['eval_accuracy']:.4f} ({best['eval_split']}), validation score {best['validation_score']:.4f}")
@@ -217,7 +229,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
             log.warning("skipped %s: %s", task, reason)
     else:
         refresh_meta_features(args.records, args.seed)  # generation does it too; nothing retrains
-    evaluator = workflows.train_evaluator(args.records, config)
+    evaluator = workflows.train_evaluator(args.records, config, extra=args.extra_records)
     evaluator.save(args.out)
     fitted = evaluator.training_summary
     print(f"evaluator trained on {fitted['num_records']} records from {fitted['num_tasks']} tasks: {args.out}")

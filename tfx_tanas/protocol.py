@@ -7,9 +7,9 @@ An architecture's *score* is decided by ``score_rule``:
   segments, one epoch each (the patent's "average of the accuracies of the last epochs");
 * ``"best_loss"`` (version 2): early stopping within a step budget that grows with the data: the
   weights of the segment with the lowest validation loss are restored, and the score is their
-  validation accuracy. Tasks of at most ``fold_max_rows`` rows are scored by ``folds``-fold
-  cross-validation (the mean over folds), since one small validation split ranks close
-  architectures by chance.
+  validation accuracy. Tasks are scored by k-fold cross-validation (the mean over folds; ``folds``
+  drawn ``fold_repeats`` times up to ``fold_max_rows`` rows, ``large_folds`` above), since one
+  validation split ranks close architectures largely by chance.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ class TrainingProtocol:
     evaluations: int = 0  # 0: one per epoch
     score_rule: str = "last"
     score_evaluations: int = 3
-    folds: int = 1
+    folds: int = 1  # k of the k-fold scores of tasks of at most fold_max_rows rows
+    fold_repeats: int = 1  # how many times those k folds are drawn (with other seeds)
     fold_max_rows: int = 0
+    large_folds: int = 1  # k of the k-fold scores of larger tasks (1: one split)
 
     def __post_init__(self) -> None:
         if self.score_rule not in SCORE_RULES:
@@ -58,9 +60,10 @@ class TrainingProtocol:
         steps = int(min(self.max_steps, max(self.min_steps, self.steps_per_sqrt_row * math.sqrt(num_train))))
         return self.evaluations, max(1, steps // self.evaluations)
 
-    def num_folds(self, num_rows: int) -> int:
-        """How many train/validation splits score a task of ``num_rows`` labelled rows."""
-        return self.folds if num_rows <= self.fold_max_rows else 1
+    def num_folds(self, num_rows: int) -> tuple[int, int]:
+        """(k, repeats) of the k-fold splits that score a task of ``num_rows`` labelled rows;
+        k = 1 is one seeded train/validation split."""
+        return (self.folds, self.fold_repeats) if num_rows <= self.fold_max_rows else (self.large_folds, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -68,11 +71,13 @@ class TrainingProtocol:
 
 PROTOCOL_V1 = TrainingProtocol()
 # Small tasks get enough steps to converge (at least 400), large ones are not cut short (up to
-# 2000); the best segment of 20 is kept; tasks up to 2000 rows are scored by 5-fold CV.
+# 2000); the best segment of 20 is kept; tasks up to 2000 rows are scored by 5-fold CV drawn
+# twice, larger ones by 3-fold CV (one split alone ranked close architectures at Spearman 0.6-0.7
+# against a second measurement; benchmarks/score_reliability.py --fresh).
 PROTOCOL_V2 = TrainingProtocol(
     version=2,
     batches_per_epoch=16,
-    min_batch_size=16,
+    min_batch_size=32,
     max_batch_size=256,
     steps_per_sqrt_row=20.0,
     min_steps=400,
@@ -80,7 +85,9 @@ PROTOCOL_V2 = TrainingProtocol(
     evaluations=20,
     score_rule="best_loss",
     folds=5,
+    fold_repeats=2,
     fold_max_rows=2000,
+    large_folds=3,
 )
 DEFAULT_PROTOCOL = PROTOCOL_V1
 PROTOCOLS = {1: PROTOCOL_V1, 2: PROTOCOL_V2}

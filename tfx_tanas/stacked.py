@@ -160,8 +160,9 @@ class StackedNetworks(tf.Module):
         return tf.stack([_pad_to(tf.convert_to_tensor(embeddings[k], tf.float32), self.input_width) for k in self.kinds])
 
     def __call__(self, stacked_inputs: tf.Tensor) -> tf.Tensor:
-        """[E, B, input_width] -> logits [K, B, classes]."""
-        h = tf.einsum("ke,ebd->kbd", self.gamma, stacked_inputs)
+        """[E, B, input_width] (rows shared by every network) or [E, K, B, input_width] (rows of
+        each network's own) -> logits [K, B, classes]."""
+        h = tf.einsum("ke,ebd->kbd" if len(stacked_inputs.shape) == 3 else "ke,ekbd->kbd", self.gamma, stacked_inputs)
         for layer in self.layers:
             z = tf.einsum("kbd,kdu->kbu", h, layer.kernel) + layer.bias[:, None, :]
             # only the activations some network uses here: gelu costs as much as the matmul
@@ -277,34 +278,51 @@ def train_stack(
     archs: Sequence[Architecture],
     widths: Mapping[str, int],
     num_classes: int,
-    train: tuple[Mapping[str, np.ndarray], np.ndarray],
-    validation: tuple[Mapping[str, np.ndarray], np.ndarray],
+    data: tuple[Mapping[str, np.ndarray], np.ndarray],
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
     protocol: TrainingProtocol,
     seed: int,
 ) -> StackRun:
-    """Train one stack under the protocol: every segment's batches drawn up front, the whole run one
-    compiled XLA call, with no per-step Python dispatch or host sync (what bounds small tasks).
+    """Train one stack under the protocol on every fold at once: network ``f * len(archs) + a`` is
+    architecture a on fold f (its own training and validation rows of ``data``). Every segment's
+    batches are drawn up front and the whole run is one compiled XLA call, with no per-step Python
+    dispatch or host sync (what bounds small tasks), and one compilation for all folds.
     Under ``score_rule="best_loss"`` each network's weights at its lowest validation loss are kept."""
     started = time.perf_counter()
-    stack = StackedNetworks(archs, widths, num_classes, seed)
+    members = [arch for _ in folds for arch in archs]
+    K, F = len(members), len(folds)
+    stack = StackedNetworks(members, widths, num_classes, seed)
     variables = stack.weights
-    optimizer = _Adam(variables, [a.plan.learning_rate for a in archs], [a.plan.weight_decay for a in archs])
-    train_x = stack.stack_inputs(train[0])
-    train_y = tf.constant(train[1].astype(np.int32))
-    val_x = stack.stack_inputs(validation[0])
-    val_y = tf.constant(validation[1].astype(np.int32))
-    num_train = len(train[1])
+    optimizer = _Adam(variables, [a.plan.learning_rate for a in members], [a.plan.weight_decay for a in members])
+    x = stack.stack_inputs(data[0])
+    y = tf.constant(data[1].astype(np.int32))
+    num_train = min(len(train) for train, _ in folds)
     batch = protocol.batch_size(num_train)
     evaluations, steps = protocol.schedule(num_train)
-    batches_tensor = tf.constant(draw_batches(num_train, batch, evaluations, steps, np.random.default_rng(seed)).astype(np.int32))
+    rng = np.random.default_rng(seed)
+    # [evaluations, steps, folds, batch] rows of data; the folds draw one after another
+    batches = np.stack([train[draw_batches(len(train), batch, evaluations, steps, rng)] for train, _ in folds], axis=2)
+    batches_tensor = tf.constant(batches.astype(np.int32))
+    width = max(len(validation) for _, validation in folds)
+    val_rows = np.stack([np.pad(validation, (0, width - len(validation))) for _, validation in folds])
+    val_mask = tf.constant(np.repeat(np.stack([np.arange(width) < len(v) for _, v in folds]), len(archs), axis=0).astype(np.float32))
+    if F == 1:  # every network reads the same rows: gather them once
+        val_x, val_y = tf.gather(x, val_rows[0], axis=1), tf.broadcast_to(tf.gather(y, val_rows[0])[None, :], (K, width))
+    else:
+        member_rows = np.repeat(val_rows, len(archs), axis=0)
+        val_x, val_y = tf.gather(x, member_rows, axis=1), tf.gather(y, member_rows)
     keep_best = protocol.score_rule == "best_loss"
     best = [tf.Variable(v) for v in variables] if keep_best else []
-    K = len(archs)
 
     def train_step(rows: tf.Tensor) -> tf.Tensor:
+        """``rows``: [folds, batch]."""
+        if F == 1:
+            inputs, labels = tf.gather(x, rows[0], axis=1), tf.broadcast_to(tf.gather(y, rows[0])[None, :], (K, batch))
+        else:
+            per_member = tf.repeat(rows, len(archs), axis=0)
+            inputs, labels = tf.gather(x, per_member, axis=1), tf.gather(y, per_member)
         with tf.GradientTape() as tape:
-            logits = stack(tf.gather(train_x, rows, axis=1))
-            labels = tf.broadcast_to(tf.gather(train_y, rows)[None, :], tf.shape(logits)[:2])
+            logits = stack(inputs)
             losses = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), axis=1)
             total = tf.reduce_sum(losses)
         optimizer.apply(tape.gradient(total, variables))
@@ -317,10 +335,10 @@ def train_stack(
             (tf.constant(0), finite),
         )
         logits = stack(val_x)
-        labels = tf.broadcast_to(val_y[None, :], tf.shape(logits)[:2])
-        val_loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), axis=1)
+        counts = tf.reduce_sum(val_mask, axis=1)
+        val_loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=val_y, logits=logits) * val_mask, axis=1) / counts
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        correct = tf.reduce_mean(tf.cast(tf.equal(predicted, val_y[None, :]), tf.float32), axis=1)
+        correct = tf.reduce_sum(tf.cast(tf.equal(predicted, val_y), tf.float32) * val_mask, axis=1) / counts
         improved = val_loss < best_loss
         for variable, kept in zip(variables, best):
             kept.assign(tf.where(tf.reshape(improved, [K] + [1] * (len(variable.shape) - 1)), variable, kept))

@@ -23,17 +23,34 @@ class EncodedSplit:
 
 @dataclasses.dataclass
 class PreparedTask:
-    """A task ready to train on: schema and encoder fitted on the training rows, splits encoded."""
+    """A task ready to train on: its rows embedded once, and the splits it is scored on.
+
+    ``folds`` are (training rows, validation rows) index pairs into ``data``: one 80/20 split
+    (schema and encoder fitted on its training rows), or k folds of a small task (fitted on all
+    its rows: feature statistics only, no label leaks). ``train`` and ``validation`` are the
+    first split's.
+    """
 
     schema: TabularSchema
     encoder: TabularEncoder
-    train: EncodedSplit
-    validation: EncodedSplit
+    data: EncodedSplit
+    folds: list[tuple[np.ndarray, np.ndarray]]
     train_frame: pd.DataFrame
 
     @property
     def num_classes(self) -> int:
         return len(self.schema.classes)
+
+    @property
+    def train(self) -> EncodedSplit:
+        return self._rows(self.folds[0][0])
+
+    @property
+    def validation(self) -> EncodedSplit:
+        return self._rows(self.folds[0][1])
+
+    def _rows(self, rows: np.ndarray) -> EncodedSplit:
+        return EncodedSplit({k: v[rows] for k, v in self.data.embeddings.items()}, self.data.labels[rows])
 
     def encode(self, frame: pd.DataFrame) -> EncodedSplit:
         """Encode another frame (e.g. ``--eval-data``) with this task's fitted schema."""
@@ -57,22 +74,23 @@ def prepare_task(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = D
     return prepare_from_splits(frame.iloc[split.train], frame.iloc[split.validation], label)
 
 
-def prepare_splits(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> list[PreparedTask]:
-    """The splits a task is scored on: one seeded 80/20 split, or k folds (stratified when every
-    class has k rows) when the protocol cross-validates a task this small."""
+def prepare_splits(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> PreparedTask:
+    """The task with the splits the protocol scores it on: one seeded 80/20 split, or k folds
+    (stratified when every class has k rows, drawn as often as the protocol says)."""
     frame = clean_frame(frame, label)
-    folds = protocol.num_folds(len(frame))
+    folds, repeats = protocol.num_folds(len(frame))
     if folds == 1:
-        return [prepare_task(frame, label, protocol, seed)]
-    from sklearn.model_selection import KFold, StratifiedKFold
+        return prepare_task(frame, label, protocol, seed)
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
-    labels = TabularSchema(label, class_names(frame[label]), [], []).encode_labels(frame[label])
+    frame = frame.reset_index(drop=True)
+    schema = TabularSchema.fit(frame, label, class_names(frame[label]))
+    encoder = TabularEncoder(schema, EMBEDDINGS)
+    labels = schema.encode_labels(frame[label])
     stratify = np.bincount(labels).min() >= folds
-    splitter = (StratifiedKFold if stratify else KFold)(n_splits=folds, shuffle=True, random_state=seed)
-    return [
-        prepare_from_splits(frame.iloc[train], frame.iloc[validation], label)
-        for train, validation in splitter.split(np.zeros(len(labels)), labels if stratify else None)
-    ]
+    splitter = (RepeatedStratifiedKFold if stratify else RepeatedKFold)(n_splits=folds, n_repeats=repeats, random_state=seed)
+    splits = [(np.sort(train), np.sort(validation)) for train, validation in splitter.split(np.zeros(len(labels)), labels if stratify else None)]
+    return PreparedTask(schema, encoder, EncodedSplit(encode_features(encoder, frame), labels), splits, frame)
 
 
 def prepare_from_splits(train_frame: pd.DataFrame, validation_frame: pd.DataFrame, label: str) -> PreparedTask:
@@ -82,10 +100,12 @@ def prepare_from_splits(train_frame: pd.DataFrame, validation_frame: pd.DataFram
     classes = class_names(pd.concat([train_frame[label], validation_frame[label]]))
     schema = TabularSchema.fit(train_frame, label, classes)
     encoder = TabularEncoder(schema, EMBEDDINGS)
+    both = pd.concat([train_frame, validation_frame], ignore_index=True)
+    rows = np.arange(len(both))
     return PreparedTask(
         schema=schema,
         encoder=encoder,
-        train=EncodedSplit(encode_features(encoder, train_frame), schema.encode_labels(train_frame[label])),
-        validation=EncodedSplit(encode_features(encoder, validation_frame), schema.encode_labels(validation_frame[label])),
+        data=EncodedSplit(encode_features(encoder, both), schema.encode_labels(both[label])),
+        folds=[(rows[: len(train_frame)], rows[len(train_frame) :])],
         train_frame=train_frame,
     )

@@ -51,7 +51,8 @@ def train_architectures(
     keep_networks: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[TrainResult]:
-    """Train each architecture under ``protocol``; ``group_size`` > 1 stacks up to that many per run
+    """Train each architecture under ``protocol`` on every split of the task (its score is the mean
+    over them; a kept network is the first split's); ``group_size`` > 1 stacks up to that many per run
     (fewer where padding them to common shapes would cost more than it saves, see
     :func:`~tfx_tanas.stacked.plan_stacks`).
 
@@ -59,10 +60,10 @@ def train_architectures(
     ``train_seconds`` of a stack is its wall time divided among its members.
     """
     widths = task.encoder.widths
-    num_train = len(task.train.labels)
+    num_train = min(len(train) for train, _ in task.folds)
     evaluations, steps_per_evaluation = protocol.schedule(num_train)
-    steps = evaluations * steps_per_evaluation
-    stacks = plan_stacks([a.plan for a in architectures], widths, task.num_classes, protocol.batch_size(num_train), steps, group_size)
+    stack_steps = evaluations * steps_per_evaluation * len(task.folds)
+    stacks = plan_stacks([a.plan for a in architectures], widths, task.num_classes, protocol.batch_size(num_train), stack_steps, group_size)
     results: dict[int, TrainResult] = {}
     quiet = _QuietRetracing()
     tf.get_logger().addFilter(quiet)
@@ -71,15 +72,13 @@ def train_architectures(
             # every stack gets the same seed: a network's initialization and batch order depend on
             # (seed, architecture) only, not on which networks it is stacked with
             archs = [architectures[i] for i in members]
-            run = train_stack(
-                archs, widths, task.num_classes, (task.train.embeddings, task.train.labels),
-                (task.validation.embeddings, task.validation.labels), protocol, seed,
-            )
+            run = train_stack(archs, widths, task.num_classes, (task.data.embeddings, task.data.labels), task.folds, protocol, seed)
             for position, (index, arch) in enumerate(zip(members, archs)):
-                diverged = not run.finite[position]
+                on_folds = [f * len(archs) + position for f in range(len(task.folds))]  # the network on each fold
+                diverged = not run.finite[on_folds].all()
                 results[index] = TrainResult(
                     architecture=arch,
-                    score=float("nan") if diverged else score(protocol, run.accuracy[:, position], run.loss[:, position]),
+                    score=float("nan") if diverged else float(np.mean([score(protocol, run.accuracy[:, m], run.loss[:, m]) for m in on_folds])),
                     validation_history=[round(float(v), 6) for v in run.accuracy[:, position]],
                     train_seconds=run.seconds / len(archs),
                     num_params=arch.plan.num_parameters(widths, task.num_classes),
@@ -103,25 +102,9 @@ def score(protocol: TrainingProtocol, accuracy: np.ndarray, loss: np.ndarray) ->
 def cross_validated_scores(
     frame: pd.DataFrame, label: str, architectures: Sequence[Architecture], protocol: TrainingProtocol, seed: int, group_size: int
 ) -> list[TrainResult]:
-    """Train every architecture on each of the protocol's splits of a labelled frame and average
-    its scores over them (one 80/20 split unless the task is small enough for k folds)."""
-    splits = prepare_splits(frame, label, protocol, seed)
-    per_split = [train_architectures(task, architectures, protocol, seed, group_size=group_size) for task in splits]
-    results = []
-    for index, arch in enumerate(architectures):
-        runs = [split[index] for split in per_split]
-        failed = [r.error for r in runs if not r.ok]
-        results.append(
-            TrainResult(
-                architecture=arch,
-                score=float("nan") if failed else float(np.mean([r.score for r in runs])),
-                validation_history=runs[0].validation_history,
-                train_seconds=float(sum(r.train_seconds for r in runs)),
-                num_params=runs[0].num_params,
-                error=failed[0] if failed else None,
-            )
-        )
-    return results
+    """Every architecture's score on a labelled frame: on one 80/20 split, or the mean over k
+    folds when the protocol cross-validates a task this small (all folds train as one stack)."""
+    return train_architectures(prepare_splits(frame, label, protocol, seed), architectures, protocol, seed, group_size=group_size)
 
 
 class _QuietRetracing(logging.Filter):

@@ -16,6 +16,7 @@ Argument parsing (CLI) and artifact I/O (executors) are all their callers add.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -26,14 +27,14 @@ from typing import Any
 
 import pandas as pd
 
-from tfx_tanas.errors import InputError, TrainingError
+from tfx_tanas.errors import InputError, TrainingError, VersionMismatchError
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.files import write_text
 from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame
 from tfx_tanas.meta_training import task_samples
 from tfx_tanas.options import DEFAULT_SEARCH_METHOD
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
-from tfx_tanas.records import Record, read_records, to_arrays
+from tfx_tanas.records import Record, append_records, read_records, to_arrays
 from tfx_tanas.search import SearchResult, search
 from tfx_tanas.search_space import DEFAULT_SPACE, Architecture, SearchSpace
 from tfx_tanas.serving import export_serving_model
@@ -127,13 +128,21 @@ def refine(
     return Choice(dataclasses.replace(choice.result, best=best, trained=count), choice.seed, choice.meta_features_out_of_range)
 
 
-def train_evaluator(records: str | os.PathLike | Sequence[Record], config: EvaluatorConfig | None = None) -> ArchitectureEvaluator:
-    """Fit an evaluator on records (a records file, or records already read) for their search space.
+def train_evaluator(
+    records: str | os.PathLike | Sequence[Record], config: EvaluatorConfig | None = None, extra: Sequence[str | os.PathLike] = ()
+) -> ArchitectureEvaluator:
+    """Fit an evaluator on records (a records file, or records already read) plus the records files
+    ``extra`` (e.g. a user's continual records), for their one search space.
 
     An evaluator that learns its meta-features also reads a data sample of every task, reloaded
     by task id."""
     config = config or EvaluatorConfig()
     records = read_records(records) if isinstance(records, (str, os.PathLike)) else list(records)
+    for path in extra:
+        records += read_records(path)
+    spaces = {r.architecture.space for r in records}
+    if len(spaces) > 1:
+        raise VersionMismatchError(f"records come from {len(spaces)} search spaces ({', '.join(sorted(s.fingerprint for s in spaces))}); fit one at a time")
     if not records:
         raise InputError("no records to train an evaluator on")
     arrays = to_arrays(records)
@@ -156,6 +165,38 @@ def train_and_export(
     """Train the architectures under the protocol, export the best to ``serving_root/<version>/``."""
     trained = train_and_select(frame, label, architectures, eval_frame, protocol, seed, progress)
     return trained, export_serving_model(trained.serving_module, serving_root)
+
+
+def user_task_id(frame: pd.DataFrame) -> str:
+    """A records task id for a user's data set: its content digest, so the runs on one data set
+    group together and another data set is another task."""
+    digest = hashlib.sha1(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return f"user/{digest.hexdigest()[:12]}"
+
+
+def append_measurements(
+    path: str | os.PathLike,
+    frame: pd.DataFrame,
+    label: str,
+    architectures: Sequence[Architecture],
+    trained: TrainedModel,
+    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
+    seed: int = 0,
+    meta_features: MetaFeatures | None = None,
+) -> int:
+    """Continual records: append what a training measured, as (meta-features, architecture,
+    validation score) records of the user's task, for ``tanas build-evaluator --extra-records``.
+    Returns how many were appended (diverged trainings are not)."""
+    meta = meta_features or describe_task(frame, label)
+    task = user_task_id(frame)
+    records = [
+        Record(task, meta, arch, row["validation_score"], row["train_seconds"], row["num_params"], protocol.version, seeds=(seed,))
+        for arch, row in zip(architectures, trained.metrics)
+        if row["error"] is None
+    ]
+    append_records(path, records)
+    return len(records)
 
 
 def metrics_jsonl(trained: TrainedModel) -> str:
