@@ -3,16 +3,18 @@ networks that reproduce its validation accuracy, results come back in input orde
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from synthetic import FAST_PROTOCOL, LABEL
 
 from tfx_tanas.data import stratified_split
 from tfx_tanas.errors import InputError
-from tfx_tanas.protocol import TrainingProtocol
-from tfx_tanas.search_space import sample_architectures
-from tfx_tanas.task_data import prepare_task
-from tfx_tanas.training import accuracy, train_architectures
+from tfx_tanas.protocol import PROTOCOL_V2, TrainingProtocol
+from tfx_tanas.search_space import SPACE_V2, sample_architectures
+from tfx_tanas.task_data import prepare_splits, prepare_task
+from tfx_tanas.training import accuracy, cross_validated_scores, train_architectures
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +116,28 @@ def test_every_layer_of_a_stacked_network_is_trained(tiny_task, mixed_architectu
     for before, after in zip(initial.layers, result.network.layers):
         for start, end in zip(before.get_weights()[:1], after.get_weights()[:1]):  # kernels
             assert not np.allclose(start, end), after.name
+
+
+FAST_V2 = dataclasses.replace(PROTOCOL_V2, min_steps=40, max_steps=40, evaluations=4)
+
+
+def test_protocol_v2_keeps_each_networks_best_segment(tiny_task):
+    """Early stopping: the kept network is the one of the lowest validation loss, so its own
+    validation accuracy is its score."""
+    archs = sample_architectures(SPACE_V2, 4, seed=3)
+    for result in train_architectures(tiny_task, archs, FAST_V2, seed=0, group_size=4, keep_networks=True):
+        assert result.ok and len(result.validation_history) == FAST_V2.evaluations
+        assert min(abs(result.score - v) for v in result.validation_history) < 1e-5
+        assert accuracy(result, tiny_task.validation) == pytest.approx(result.score, abs=1e-6)
+
+
+def test_small_tasks_are_scored_on_repeated_stratified_folds(tiny_frame):
+    task = prepare_splits(tiny_frame, LABEL, PROTOCOL_V2, seed=0)
+    assert len(task.folds) == PROTOCOL_V2.folds * PROTOCOL_V2.fold_repeats
+    for repeat in range(PROTOCOL_V2.fold_repeats):
+        folds = task.folds[repeat * PROTOCOL_V2.folds : (repeat + 1) * PROTOCOL_V2.folds]
+        validation = np.concatenate([v for _, v in folds])
+        assert sorted(validation) == list(range(len(tiny_frame)))  # each repeat's folds partition the rows
+        assert all(not set(t) & set(v) for t, v in folds)
+    results = cross_validated_scores(tiny_frame, LABEL, sample_architectures(SPACE_V2, 3, seed=4, continuous_fraction=0.34), FAST_V2, 0, 3)
+    assert all(r.ok and 0.0 <= r.score <= 1.0 for r in results)

@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--ensemble", type=int, default=options.ENSEMBLE_SIZE, help="ensemble members (their spread is the reported uncertainty)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument(
+        "--space", type=int, choices=(1, 2), default=1,
+        help="search space version to generate records in (its protocol comes with it); default: the bundled evaluator's",
+    )
+    build.add_argument(
+        "--max-rows", type=int, default=10000, help="larger task tables are subsampled (seeded) to this many rows before training",
+    )
+    build.add_argument(
         "--extra-records", action="append", default=[], metavar="FILE",
         help="records to fit on besides --records, e.g. what `tanas train --records` appended on your data (repeatable)",
     )
@@ -146,7 +153,7 @@ def _search(args: argparse.Namespace) -> None:
     meta = workflows.describe_task(frame, args.label)
     log.info("meta-features computed in %.1fs", time.perf_counter() - started)
     choice = workflows.choose_architecture(meta, evaluator, method=args.method, seed=args.seed)
-    choice = workflows.refine(choice, frame, args.label, args.train_top, seed=args.seed)
+    choice = workflows.refine(choice, frame, args.label, args.train_top, seed=args.seed)  # protocol of the evaluator's space
     choice.save(str(out))
     write_text(out / workflows.META_FEATURES_FILE, json.dumps(meta.to_json(), indent=2))
     best, result = choice.result.best, choice.result
@@ -163,7 +170,7 @@ def _search(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from tfx_tanas import workflows
     from tfx_tanas.data import read_csv
-    from tfx_tanas.protocol import DEFAULT_PROTOCOL
+    from tfx_tanas.protocol import protocol_for
 
     out = _output_dir(args.out, [args.data, args.architecture, args.eval_data])
     if args.records and args.epochs is not None:
@@ -173,8 +180,13 @@ def _train(args: argparse.Namespace) -> None:
     architectures = read_architectures(args.architecture)
     frame = read_csv(args.data)
     eval_frame = read_csv(args.eval_data) if args.eval_data else None
-    protocol = DEFAULT_PROTOCOL
+    versions = {a.space.version for a in architectures}
+    if len(versions) > 1:
+        raise InputError(f"{args.architecture} mixes search space versions {sorted(versions)}; train one version at a time")
+    protocol = protocol_for(versions.pop())
     if args.epochs is not None:
+        if protocol.steps_per_sqrt_row:
+            raise InputError("--epochs applies to protocol version 1 only; version 2 sets its step budget from the data")
         if args.epochs < protocol.score_evaluations:
             raise InputError(f"--epochs must be at least {protocol.score_evaluations}")
         protocol = dataclasses.replace(protocol, epochs=args.epochs)
@@ -212,14 +224,16 @@ def _build_evaluator(args: argparse.Namespace) -> None:
     from tfx_tanas import workflows
     from tfx_tanas.evaluator import EvaluatorConfig
     from tfx_tanas.meta_training import generate_records, refresh_meta_features
-    from tfx_tanas.search_space import DEFAULT_SPACE
+    from tfx_tanas.protocol import protocol_for
+    from tfx_tanas.search_space import SPACES
     from tfx_tanas.tasks import task_set
 
     config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
     tasks = task_set(args.tasks, args.synthetic, args.seed)
     if tasks:
         summary = generate_records(
-            tasks, args.records, DEFAULT_SPACE, archs_per_task=args.archs_per_task, seed=args.seed, measurements=args.measurements
+            tasks, args.records, SPACES[args.space], archs_per_task=args.archs_per_task, protocol=protocol_for(args.space),
+            seed=args.seed, measurements=args.measurements, max_rows=args.max_rows,
         )
         log.info(
             "records: %d written, %d already present, %d tasks done, %d skipped",

@@ -27,7 +27,7 @@ from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASU
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
 from tfx_tanas.records import Record, append_records, drop_torn_tail, json_lines, measured, rewrite_lines
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
-from tfx_tanas.tasks import Task, task_from_id
+from tfx_tanas.tasks import MAX_TASK_ROWS, Task, task_from_id
 from tfx_tanas.training import cross_validated_scores
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,16 @@ def records_for_task(
     architectures: Sequence[Architecture],
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
-    group_size: int = 16,
+    group_size: int = ARCHITECTURES_PER_TASK,
     measurement: int = 0,
+    max_rows: int = MAX_TASK_ROWS,
 ) -> list[Record]:
     """Train every architecture on the task and return one record per successful training.
 
     ``seed`` picks the task's rows (large sets are subsampled); ``measurement`` seeds the
     train/validation split (or folds) and the weight initialization, so measurements 0, 1, ... of
     one architecture are independent trainings on the same data."""
-    frame = task.load(seed=seed)
+    frame = task.load(max_rows=max_rows, seed=seed)
     meta = meta_features_for_frame(frame, task.label)  # of the whole data set, as `tanas search` sees it
     results = cross_validated_scores(frame, task.label, architectures, protocol, measurement, group_size)
     records = []
@@ -105,8 +106,9 @@ def generate_records(
     continuous_fraction: float = CONTINUOUS_FRACTION,
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
-    group_size: int = 16,
+    group_size: int = ARCHITECTURES_PER_TASK,
     measurements: int = MEASUREMENTS,
+    max_rows: int = MAX_TASK_ROWS,
 ) -> GenerationSummary:
     """Sequential generation with resume and progress logs; failing tasks are logged and counted.
     Every architecture is trained ``measurements`` times (measurement seeds 0, 1, ...)."""
@@ -126,7 +128,7 @@ def generate_records(
                 todo = [a for a in archs if (task.task_id, a.key, measurement) not in done]
                 summary.records_already_present += len(archs) - len(todo)
                 if todo:
-                    records = records_for_task(task, todo, protocol, seed, group_size, measurement)
+                    records = records_for_task(task, todo, protocol, seed, group_size, measurement, max_rows)
                     append_records(out_path, records)
                     summary.records_written += len(records)
                     todo_count += len(todo)

@@ -90,4 +90,9 @@ PROTOCOL_V2 = TrainingProtocol(
     large_folds=3,
 )
 DEFAULT_PROTOCOL = PROTOCOL_V1
-PROTOCOLS = {1: PROTOCOL_V1, 2: PROTOCOL_V2}
+PROTOCOLS = {1: PROTOCOL_V1, 2: PROTOCOL_V2}  # by search space version: a space's records, evaluator and trainings share one
+
+
+def protocol_for(space_version: int) -> TrainingProtocol:
+    """The protocol architectures of a search space version train under."""
+    return PROTOCOLS[space_version]

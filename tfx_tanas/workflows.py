@@ -33,7 +33,7 @@ from tfx_tanas.files import write_text
 from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame
 from tfx_tanas.meta_training import task_samples
 from tfx_tanas.options import DEFAULT_SEARCH_METHOD
-from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
+from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol, protocol_for
 from tfx_tanas.records import Record, append_records, read_records, to_arrays
 from tfx_tanas.search import SearchResult, search
 from tfx_tanas.search_space import DEFAULT_SPACE, Architecture, SearchSpace
@@ -103,20 +103,14 @@ def choose_architecture(
     return Choice(search(evaluator, meta_features, method=method, seed=seed, options=options), seed, outside)
 
 
-def refine(
-    choice: Choice,
-    frame: pd.DataFrame,
-    label: str,
-    count: int,
-    protocol: TrainingProtocol = DEFAULT_PROTOCOL,
-    seed: int = 0,
-) -> Choice:
+def refine(choice: Choice, frame: pd.DataFrame, label: str, count: int, seed: int = 0) -> Choice:
     """Few-shot refinement: train the ``count`` best distinct candidates (by the evaluator's lower
     bound) together under the protocol; the best validation score wins. Their measured scores are
     written next to the predictions. ``count=1`` is the zero-shot choice itself, untrained."""
     shortlist = choice.result.shortlist(count)
     if count == 1:
         return choice
+    protocol = protocol_for(shortlist[0].architecture.space.version)
     results = cross_validated_scores(frame, label, [c.architecture for c in shortlist], protocol, seed, group_size=count)
     for candidate, result in zip(shortlist, results):
         candidate.measured_score = result.score if result.ok else None
