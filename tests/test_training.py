@@ -134,7 +134,7 @@ def test_protocol_v2_keeps_each_networks_best_segment(tiny_task):
 def test_small_tasks_are_scored_on_repeated_stratified_folds(tiny_frame):
     task = prepare_splits(tiny_frame, LABEL, PROTOCOL_V2, seed=0)
     assert len(task.folds) == PROTOCOL_V2.folds * PROTOCOL_V2.fold_repeats
-    for repeat in range(PROTOCOL_V2.fold_repeats):
+    for repeat in range(PROTOCOL_V2.fold_repeats):  # (one repeat in version 2)
         folds = task.folds[repeat * PROTOCOL_V2.folds : (repeat + 1) * PROTOCOL_V2.folds]
         validation = np.concatenate([v for _, v in folds])
         assert sorted(validation) == list(range(len(tiny_frame)))  # each repeat's folds partition the rows

@@ -70,22 +70,23 @@ class TrainingProtocol:
 
 
 PROTOCOL_V1 = TrainingProtocol()
-# Small tasks get enough steps to converge (at least 400), large ones are not cut short (up to
-# 2000); the best segment of 20 is kept; tasks up to 2000 rows are scored by 5-fold CV drawn
-# twice, larger ones by 3-fold CV (one split alone ranked close architectures at Spearman 0.6-0.7
-# against a second measurement; benchmarks/score_reliability.py --fresh).
+# Small tasks get enough steps to converge (at least 300), large ones are not cut short (up to
+# 2000); the best segment of 20 is kept; tasks up to 2000 rows are scored by 5-fold CV, larger
+# ones by 3-fold CV (one split alone ranked close architectures at Spearman 0.6-0.7 against a
+# second measurement; benchmarks/score_reliability.py --fresh). Drawing the folds twice would
+# double the cost of meta-training: a second measurement can be added to the records later.
 PROTOCOL_V2 = TrainingProtocol(
     version=2,
     batches_per_epoch=16,
     min_batch_size=32,
     max_batch_size=256,
     steps_per_sqrt_row=20.0,
-    min_steps=400,
+    min_steps=300,
     max_steps=2000,
     evaluations=20,
     score_rule="best_loss",
     folds=5,
-    fold_repeats=2,
+    fold_repeats=1,
     fold_max_rows=2000,
     large_folds=3,
 )
