@@ -36,6 +36,7 @@ ENSEMBLE_SIZE_KEY = "ensemble_size"
 EPOCHS_KEY = "epochs"
 METHOD_KEY = "method"
 SEARCH_OPTIONS_KEY = "search_options"  # JSON object: the method's options (tfx_tanas.options.SEARCH_METHODS)
+TRAIN_TOP_KEY = "train_top"  # the Trainer trains this many best distinct candidates (1: zero-shot)
 
 
 class MetaFeatureGenSpec(ComponentSpec):
@@ -81,6 +82,7 @@ class ArchSearcherSpec(ComponentSpec):
         METHOD_KEY: ExecutionParameter(type=str),
         SEED_KEY: ExecutionParameter(type=int),
         SEARCH_OPTIONS_KEY: ExecutionParameter(type=str, optional=True),
+        TRAIN_TOP_KEY: ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         META_FEATURES_KEY: ChannelParameter(type=artifacts.MetaFeaturesArtifact),

@@ -11,16 +11,30 @@ stay as they were.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from tfx_tanas.components.arch_searcher.executor import HYPERPARAMETERS_FILE
 from tfx_tanas.data import clean_frame, read_csv
 from tfx_tanas.errors import InputError
+from tfx_tanas.files import read_text
+from tfx_tanas.meta_features import MetaFeatures
 from tfx_tanas.pipelines import metadata
 from tfx_tanas.pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerprint
-from tfx_tanas.workflows import bundled_evaluator_path, load_evaluator
+from tfx_tanas.protocol import protocol_for
+from tfx_tanas.records import Record, append_records
+from tfx_tanas.workflows import (
+    META_FEATURES_FILE,
+    METRICS_FILE,
+    architectures_from_hyperparameters,
+    bundled_evaluator_path,
+    load_evaluator,
+    user_task_id,
+)
 
 PIPELINE_ROOT = "pipeline"
 METADATA_FILE = "metadata.sqlite"
@@ -33,7 +47,9 @@ def run_command(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory, but {out} is a file")
     data = Path(args.data).resolve()
-    check_data(data, args.label)
+    frame = check_data(data, args.label)
+    if args.train_top < 1:
+        raise InputError(f"--train-top must be at least 1, got {args.train_top}")
     evaluator = Path(args.evaluator).resolve() if args.evaluator else bundled_evaluator_path()
     load_evaluator(evaluator)  # refuses another search space or meta-feature version
     out.mkdir(parents=True, exist_ok=True)
@@ -49,13 +65,37 @@ def run_command(args: argparse.Namespace) -> None:
         evaluator_uri=str(evaluator),
         evaluator_fingerprint=directory_fingerprint(evaluator),
         metadata_path=str(out / METADATA_FILE),
+        train_top=args.train_top,
     )
     started = time.perf_counter()
     LocalDagRunner().run(pipeline)
     print_summary(str(out / METADATA_FILE), time.perf_counter() - started)
+    if args.records:
+        appended = append_run_measurements(str(out / METADATA_FILE), args.records, frame)
+        print(f"appended {appended} records to {args.records}")
 
 
-def check_data(data: Path, label: str) -> None:
+def append_run_measurements(metadata_path: str, records_path: str, frame: pd.DataFrame) -> int:
+    """Continual records from a pipeline run: the Trainer's measured validation scores of the
+    architectures it trained, with the meta-features MetaFeatureGen computed."""
+    runs = {run.node: run for run in metadata.latest_run(metadata.open_store(metadata_path))}
+    [meta_artifact] = runs["MetaFeatureGen"].outputs["meta_features"]
+    [hyperparameters] = runs["ArchSearcher"].outputs["hyperparameters"]
+    [model_run] = runs["Trainer"].outputs["model_run"]
+    meta = MetaFeatures.from_json(json.loads(read_text(os.path.join(meta_artifact.uri, META_FEATURES_FILE))))
+    architectures = architectures_from_hyperparameters(json.loads(read_text(os.path.join(hyperparameters.uri, HYPERPARAMETERS_FILE))))
+    metrics = [json.loads(line) for line in read_text(os.path.join(model_run.uri, METRICS_FILE)).splitlines() if line.strip()]
+    version = protocol_for(architectures[0].space.version).version
+    records = [
+        Record(user_task_id(frame), meta, arch, row["validation_score"], row["train_seconds"], row["num_params"], version)
+        for arch, row in zip(architectures, metrics)
+        if row["error"] is None
+    ]
+    append_records(records_path, records)
+    return len(records)
+
+
+def check_data(data: Path, label: str) -> pd.DataFrame:
     """The checks CsvExampleGen would fail on obscurely: readable CSVs with one header and a usable label."""
     if data.is_dir():
         files = sorted(data.glob("*.csv"))
@@ -69,7 +109,9 @@ def check_data(data: Path, label: str) -> None:
     for path, frame in zip(files[1:], frames[1:]):
         if list(frame.columns) != list(frames[0].columns):
             raise InputError(f"{path} has other columns than {files[0]}; every CSV of a directory needs the same header")
-    clean_frame(pd.concat(frames, ignore_index=True), label)
+    frame = pd.concat(frames, ignore_index=True)
+    clean_frame(frame, label)
+    return frame
 
 
 def print_summary(metadata_path: str, seconds: float) -> None:

@@ -35,6 +35,7 @@ def create_pipeline(
     metadata_path: str | None = None,
     pipeline_name: str = PIPELINE_NAME,
     search_method: str = options.DEFAULT_SEARCH_METHOD,
+    train_top: int = 1,
     seed: int = 0,
     min_accuracy: float = 0.0,
     beam_pipeline_args: Sequence[str] | None = None,
@@ -68,6 +69,7 @@ def create_pipeline(
         meta_features=meta_feature_gen.outputs["meta_features"],
         evaluator=evaluator_importer.outputs["result"],
         method=search_method,
+        train_top=train_top,
         seed=seed,
     )
     trainer = tfx_components.Trainer(

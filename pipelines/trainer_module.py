@@ -2,7 +2,8 @@
 
 Used by TFX's standard Trainer as ``run_fn="tfx_tanas.pipelines.trainer_module.run_fn"`` (an import path,
 so the same string works locally and inside the Kubeflow image). The architecture arrives as
-``fn_args.hyperparameters`` (ArchSearcher's HyperParameters output); ``custom_config`` carries
+``fn_args.hyperparameters`` (ArchSearcher's HyperParameters output: one architecture, or with its
+``train_top`` option the shortlist, trained one by one, the best on validation kept); ``custom_config`` carries
 ``label`` and ``seed``.
 
 The SavedModel has two signatures on serialized tf.Examples:
@@ -25,11 +26,10 @@ from tfx.utils import io_utils
 
 from tfx_tanas.components.artifact_io import read_examples
 from tfx_tanas.errors import InputError
-from tfx_tanas.protocol import DEFAULT_PROTOCOL
-from tfx_tanas.search_space import Architecture
+from tfx_tanas.protocol import protocol_for
 from tfx_tanas.serving import ServingModule
 from tfx_tanas.training import train_and_select
-from tfx_tanas.workflows import METRICS_FILE, metrics_jsonl
+from tfx_tanas.workflows import METRICS_FILE, architectures_from_hyperparameters, metrics_jsonl
 
 EVALUATION_SIGNATURE = "evaluation"
 
@@ -41,11 +41,12 @@ def run_fn(fn_args: FnArgs) -> None:
     if not fn_args.hyperparameters:
         raise InputError("Trainer needs the architecture: pass ArchSearcher's 'hyperparameters' output")
     label = config["label"]
-    architecture = Architecture.from_json(fn_args.hyperparameters)
+    architectures = architectures_from_hyperparameters(fn_args.hyperparameters)  # one, or ArchSearcher's train_top shortlist
     schema = io_utils.SchemaReader().read(fn_args.schema_path)
     train = read_examples(fn_args.train_files, schema)
     evaluation = read_examples(fn_args.eval_files, schema)
-    trained = train_and_select(train, label, [architecture], eval_frame=evaluation, protocol=DEFAULT_PROTOCOL, seed=int(config.get("seed", 0)))
+    protocol = protocol_for(architectures[0].space.version)
+    trained = train_and_select(train, label, architectures, eval_frame=evaluation, protocol=protocol, seed=int(config.get("seed", 0)))
 
     module = EvaluationModule(trained.serving_module)
     tf.saved_model.save(

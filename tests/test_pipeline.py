@@ -27,6 +27,7 @@ from tfx_tanas.pipelines.metadata import NodeRun, custom_property, latest_run, o
 from tfx_tanas.pipelines.offline import create_offline_pipeline
 from tfx_tanas.pipelines.online import create_pipeline
 from tfx_tanas.pipelines.trainer_module import METRICS_FILE
+from tfx_tanas.records import read_records
 from tfx_tanas.search_space import DEFAULT_SPACE, Architecture, SearchSpace
 from tfx_tanas.tasks import Task
 from tfx_tanas.workflows import ARCHITECTURE_FILE
@@ -268,3 +269,20 @@ def test_a_failed_run_leaves_pushed_versions_untouched(online_run, data_csv: Pat
     with pytest.raises(VersionMismatchError, match="evaluator was trained for search space"):
         LocalDagRunner().run(pipeline)
     assert serving_snapshot(out) == before
+
+
+def test_train_top_trains_the_shortlist_and_records_what_it_measured(data_csv: Path, offline_run, tmp_path: Path) -> None:
+    """`tanas run --train-top 2 --records FILE`: the Trainer trains the two best distinct candidates,
+    serves the better on validation, and their measurements join the user's records."""
+    [evaluator] = {run.node: run for run in offline_run[1]}["EvaluatorTrainer"].outputs["evaluator"]
+    records = tmp_path / "records.jsonl"
+    argv = ["run", "--data", str(data_csv), "--label", LABEL, "--out", str(tmp_path / "out"), "--evaluator", evaluator.uri]
+    assert main([*argv, "--train-top", "2", "--records", str(records)]) == 0
+    runs = {run.node: run for run in latest_run(open_store(str(tmp_path / "out" / METADATA_FILE)))}
+    [model_run] = runs["Trainer"].outputs["model_run"]
+    metrics = [json.loads(line) for line in (Path(model_run.uri) / METRICS_FILE).read_text().splitlines()]
+    assert len(metrics) == 2 and len({m["key"] for m in metrics}) == 2
+    appended = read_records(records)
+    assert [r.architecture.key for r in appended] == [m["key"] for m in metrics]
+    assert [r.score for r in appended] == pytest.approx([m["validation_score"] for m in metrics])
+    assert len({r.task for r in appended}) == 1 and appended[0].task.startswith("user/")

@@ -82,6 +82,13 @@ class Choice:
     def architecture_json(self) -> dict[str, Any]:
         return self.result.architecture_json(self.seed, self.meta_features_out_of_range)
 
+    def hyperparameters(self, train_top: int = 1) -> dict[str, Any]:
+        """What the Trainer receives: the chosen architecture's JSON, or with ``train_top`` > 1
+        ``{"architectures": [...]}``, the best distinct candidates to train and choose among."""
+        if train_top == 1:
+            return self.architecture_json()
+        return {"architectures": [c.architecture.to_json() for c in self.result.shortlist(train_top)]}
+
     def save(self, directory: str) -> None:
         """``architecture.json`` and ``candidates.jsonl`` in ``directory`` (a local path or a URI)."""
         write_text(os.path.join(directory, ARCHITECTURE_FILE), json.dumps(self.architecture_json(), indent=2))
@@ -120,6 +127,16 @@ def refine(choice: Choice, frame: pd.DataFrame, label: str, count: int, seed: in
     best = max(measured, key=lambda c: c.measured_score)
     log.info("trained the %d best candidates: the winner scores %.4f on validation", count, best.measured_score)
     return Choice(dataclasses.replace(choice.result, best=best, trained=count), choice.seed, choice.meta_features_out_of_range)
+
+
+def architectures_from_hyperparameters(hyperparameters: Mapping[str, Any]) -> list[Architecture]:
+    """The inverse of :meth:`Choice.hyperparameters`."""
+    if "architectures" in hyperparameters:
+        listed = hyperparameters["architectures"]
+        if not isinstance(listed, list) or not listed:
+            raise InputError("hyperparameters 'architectures' must be a non-empty list of architecture JSON objects")
+        return [Architecture.from_json(item) for item in listed]
+    return [Architecture.from_json(hyperparameters)]
 
 
 def train_evaluator(

@@ -19,7 +19,9 @@ class ArchSearcher(base_component.BaseComponent):
 
     Parameters: ``method`` (a name of :data:`tfx_tanas.options.SEARCH_METHODS`), ``seed``, and
     ``search_options``, the method's options (e.g. ``{"starts": 8}`` for gradient search); unset
-    options take their defaults, an option of another method is refused.
+    options take their defaults, an option of another method is refused. ``train_top`` K > 1
+    hands the Trainer the K best distinct candidates instead of one: it trains them and keeps the
+    best on validation (few-shot refinement).
 
     Outputs ``architecture`` (``tfx_tanas.ArchitectureArtifact``: architecture.json, candidates.jsonl)
     and ``hyperparameters`` (the same architecture as a standard HyperParameters artifact, for
@@ -36,6 +38,7 @@ class ArchSearcher(base_component.BaseComponent):
         method: str = options.DEFAULT_SEARCH_METHOD,
         seed: int = 0,
         search_options: Mapping[str, int | float] | None = None,
+        train_top: int = 1,
     ):
         super().__init__(
             spec=specs.ArchSearcherSpec(
@@ -44,6 +47,7 @@ class ArchSearcher(base_component.BaseComponent):
                 method=method,
                 seed=seed,
                 search_options=json.dumps(dict(search_options)) if search_options else None,
+                train_top=train_top,
                 architecture=types.Channel(type=artifacts.ArchitectureArtifact),
                 hyperparameters=types.Channel(type=standard_artifacts.HyperParameters),
             )

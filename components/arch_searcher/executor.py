@@ -41,5 +41,5 @@ class Executor(base_executor.BaseExecutor):
         output.set_string_custom_property(artifacts.SEARCH_SPACE_FINGERPRINT, evaluator.space.fingerprint)
 
         hyperparameters = artifact_utils.get_single_instance(output_dict[specs.HYPERPARAMETERS_KEY])
-        artifact_io.write_json(hyperparameters.uri, HYPERPARAMETERS_FILE, choice.architecture_json())
+        artifact_io.write_json(hyperparameters.uri, HYPERPARAMETERS_FILE, choice.hyperparameters(int(exec_properties.get(specs.TRAIN_TOP_KEY) or 1)))
         hyperparameters.set_string_custom_property(artifacts.ARCHITECTURE_KEY, best.architecture.key)
