@@ -55,6 +55,8 @@ BAD_DATA = {
     "infinite value": (table_text(with_cell("noise", 4, np.inf)), "column 'noise' holds an infinite value in row 5"),
     "negative infinite value": (table_text(with_cell("count", 9, -np.inf)), "column 'count' holds an infinite value in row 10"),
     "no feature besides the label": (table_text(lambda f: f[[LABEL]]), "no usable feature"),
+    "a regression target as label": (table_text(with_column(LABEL, lambda f: f["signal"] * 3.7)), "looks like a regression target"),
+    "an identifier as label": (table_text(with_column(LABEL, lambda f: [f"id{i // 2}" for i in range(len(f))])), "fewer than 5 rows per class"),
 }
 
 
@@ -205,7 +207,8 @@ def edit_manifest(directory: Path, change: Callable[[dict], None]) -> None:
     ("change", "expected"),
     [
         pytest.param(lambda m: m.update(meta_feature_version=m["meta_feature_version"] + 1), "meta-features version", id="meta-feature version"),
-        pytest.param(lambda m: m["search_space"].update(version=m["search_space"]["version"] + 1), "search_space version", id="search-space version"),
+        pytest.param(lambda m: m["search_space"].update(version=2), "trained for search space v2-", id="search space of the other version"),
+        pytest.param(lambda m: m["search_space"].update(version=99), "search_space version 99 is not supported", id="unknown search-space version"),
     ],
 )
 def test_evaluator_for_another_version_exits_2(change, expected, tmp_path, tiny_csv, evaluator_copy, capsys):

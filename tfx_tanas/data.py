@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 MAX_CATEGORIES = 50  # most frequent values kept per categorical column; the rest share one bucket
 NUM_QUANTILE_BUCKETS = 8
 MAX_CLASSES = 100
+MIN_ROWS_PER_CLASS = 5  # on average: with fewer, a network can only memorize its training rows
+REGRESSION_DISTINCT = 10  # a float label with more distinct non-integer values than this is a regression target
 _NUMERIC_TEXT_SHARE = 0.9  # an object column this numeric is a numeric column holding stray text
 
 
@@ -86,10 +88,21 @@ def clean_frame(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     num_classes = frame[label].nunique()
     if num_classes < 2:
         raise InputError(f"label column '{label}' has a single class ({frame[label].iloc[0]!r}); need at least 2")
+    values = frame[label]
+    if pd.api.types.is_float_dtype(values) and num_classes > REGRESSION_DISTINCT and np.any(np.mod(values.dropna(), 1) != 0):
+        raise InputError(
+            f"label column '{label}' holds {num_classes} distinct non-integer numbers: it looks like a regression target; "
+            "tanas does classification only"
+        )
     if num_classes > MAX_CLASSES:
         raise InputError(
             f"label column '{label}' has {num_classes} distinct values; tanas does classification "
             f"with at most {MAX_CLASSES} classes"
+        )
+    if len(frame) < MIN_ROWS_PER_CLASS * num_classes:
+        raise InputError(
+            f"label column '{label}' has {num_classes} classes for {len(frame)} rows: fewer than {MIN_ROWS_PER_CLASS} rows per class "
+            "to learn from (is it an identifier, or a regression target?); tanas does classification only"
         )
     for column in [c for c in frame.columns if c != label]:
         values = frame[column]

@@ -150,6 +150,8 @@ def train_and_select(
     """
     task = prepare_task(frame, label, protocol, seed)
     evaluation = task.encode(clean_frame(eval_frame, label)) if eval_frame is not None else task.validation
+    evaluations, steps_per_evaluation = protocol.schedule(len(task.train.labels))
+    steps = evaluations * steps_per_evaluation
     metrics, results = [], []
     for index, arch in enumerate(architectures):
         [result] = train_architectures(task, [arch], protocol, seed, keep_networks=True)
@@ -164,6 +166,8 @@ def train_and_select(
                 "eval_split": "eval-data" if eval_frame is not None else "validation",
                 "train_seconds": round(result.train_seconds, 3),
                 "num_params": result.num_params,
+                "epochs": None if protocol.steps_per_sqrt_row else protocol.epochs,  # version 2 trains for a step budget
+                "steps": steps,
                 "protocol_version": protocol.version,
                 "error": result.error,
             }
