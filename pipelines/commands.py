@@ -21,7 +21,7 @@ import pandas as pd
 from tfx_tanas.components.arch_searcher.executor import HYPERPARAMETERS_FILE
 from tfx_tanas.data import clean_frame, read_csv
 from tfx_tanas.errors import InputError
-from tfx_tanas.files import read_text
+from tfx_tanas.files import exclusive_directory, read_text
 from tfx_tanas.meta_features import MetaFeatures
 from tfx_tanas.pipelines import metadata
 from tfx_tanas.pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerprint
@@ -54,6 +54,7 @@ def run_command(args: argparse.Namespace) -> None:
     load_evaluator(evaluator)  # refuses another search space or meta-feature version
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
+    args.held.enter_context(exclusive_directory(out))
 
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 

@@ -265,3 +265,23 @@ def test_refitting_on_a_corrupt_records_file_names_the_line(compressed, tmp_path
 def test_train_top_outside_the_candidates_exits_2(count, tmp_path, tiny_csv, evaluator_copy, capsys):
     argv = ["search", "--data", str(tiny_csv), "--label", LABEL, "--out", str(tmp_path / "out"), "--evaluator", str(evaluator_copy)]
     assert "--train-top must be between 1 and the" in run_expecting_error([*argv, "--train-top", count], tmp_path, capsys)
+
+
+def test_a_second_command_into_a_busy_out_exits_2_and_leaves_it_alone(tmp_path, tiny_csv, architecture_file, capsys):
+    """Two `tanas train` into one --out: while the first holds it, the second refuses."""
+    import fcntl
+
+    from tfx_tanas.files import LOCK_FILE
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / LOCK_FILE, "a") as first:  # what a running tanas command holds
+        fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        argv = ["train", "--data", str(tiny_csv), "--label", LABEL, "--architecture", str(architecture_file), "--out", str(out)]
+        assert "another tanas command is writing into" in run_expecting_error(argv, tmp_path, capsys)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+
+
+def test_an_out_that_cannot_be_written_exits_2(tmp_path, tiny_csv, architecture_file, capsys):
+    argv = ["train", "--data", str(tiny_csv), "--label", LABEL, "--architecture", str(architecture_file), "--out", "/proc/tanas-cannot-write-here"]
+    assert "/proc/tanas-cannot-write-here" in run_expecting_error(argv, tmp_path, capsys)

@@ -8,6 +8,7 @@ the user names (``sample-architectures --out``) is never overwritten.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -22,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tfx_tanas import options  # noqa: E402
 from tfx_tanas.errors import InputError, TanasError  # noqa: E402
-from tfx_tanas.files import write_text  # noqa: E402
+from tfx_tanas.files import exclusive_directory, write_text  # noqa: E402
 
 log = logging.getLogger("tanas")
 
@@ -33,9 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     _quiet_libraries()
     try:
-        return args.handler(args) or 0
+        with contextlib.ExitStack() as held:  # output directories a command claims (see _output_dir)
+            args.held = held
+            return args.handler(args) or 0
     except InputError as err:
         print(f"tanas: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a read-only or full disk, a path that cannot be made: the user's to fix
+        where = f": {err.filename}" if err.filename else ""
+        print(f"tanas: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except TanasError as err:
         print(f"tanas: failed: {err}", file=sys.stderr)
@@ -148,7 +155,7 @@ def _search(args: argparse.Namespace) -> None:
     from tfx_tanas import workflows
     from tfx_tanas.data import read_csv
 
-    out = _output_dir(args.out, [args.data])
+    out = _output_dir(args, [args.data])
     frame = read_csv(args.data)
     evaluator = workflows.load_evaluator(args.evaluator)
     started = time.perf_counter()
@@ -174,7 +181,7 @@ def _train(args: argparse.Namespace) -> None:
     from tfx_tanas.data import read_csv
     from tfx_tanas.protocol import protocol_for
 
-    out = _output_dir(args.out, [args.data, args.architecture, args.eval_data])
+    out = _output_dir(args, [args.data, args.architecture, args.eval_data])
     if args.records and args.epochs is not None:
         raise InputError("--records keeps only measurements under the protocol; drop --epochs to record them")
     if args.records and Path(args.records).resolve() in {Path(p).resolve() for p in (args.data, args.architecture, args.eval_data) if p}:
@@ -277,14 +284,16 @@ def read_architectures(path: str | os.PathLike) -> list[Any]:
     return archs
 
 
-def _output_dir(path: str, inputs: Sequence[str | None]) -> Path:
-    out = Path(path)
+def _output_dir(args: argparse.Namespace, inputs: Sequence[str | None]) -> Path:
+    """``--out``, made and claimed for this command (another command writing there is refused)."""
+    out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory, but {out} is a file")
     for given in inputs:
         if given and Path(given).resolve().parent == out.resolve() and Path(given).name in _OUTPUT_NAMES:
             raise InputError(f"--out would overwrite your input {given}; choose another directory")
     out.mkdir(parents=True, exist_ok=True)
+    args.held.enter_context(exclusive_directory(out))
     return out
 
 

@@ -7,8 +7,15 @@ publish a file only once it is complete.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+from tfx_tanas.errors import InputError
+
+LOCK_FILE = ".tanas.lock"
 
 
 def is_uri(path: str | os.PathLike) -> bool:
@@ -37,3 +44,20 @@ def read_text(path: str | os.PathLike) -> str:
         with tf.io.gfile.GFile(str(path)) as handle:
             return handle.read()
     return Path(path).read_text()
+
+
+@contextlib.contextmanager
+def exclusive_directory(directory: str | os.PathLike) -> Iterator[None]:
+    """Hold ``directory`` for one tanas command: a second command writing into it at the same time
+    is refused with one line instead of interleaving its outputs. The lock dies with the process,
+    so a killed run never leaves the directory claimed."""
+    path = Path(directory) / LOCK_FILE
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"another tanas command is writing into {directory}; wait for it to finish or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

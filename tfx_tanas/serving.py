@@ -63,9 +63,15 @@ def save_serving_model(module: ServingModule, path: str | os.PathLike) -> None:
 
 
 def export_serving_model(module: ServingModule, serving_root: str | os.PathLike) -> Path:
-    """Write ``serving_root/<version>/`` (TF Serving's layout) atomically; older versions stay."""
+    """Write ``serving_root/<version>/`` (TF Serving's layout) atomically; older versions stay.
+
+    The model is saved under a hidden staging name and renamed into place, so TF Serving never
+    sees a partial version; staging left by a killed export is removed (callers hold the output
+    directory, so no other export is under way)."""
     serving_root = Path(serving_root)
     serving_root.mkdir(parents=True, exist_ok=True)
+    for stale in serving_root.glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     version = int(time.time())
     while (serving_root / str(version)).exists():
         version += 1
