@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MAX_CATEGORIES = 50  # most frequent values kept per categorical column; the rest share one bucket
 NUM_QUANTILE_BUCKETS = 8
 MAX_CLASSES = 100
-MIN_ROWS_PER_CLASS = 5  # on average: with fewer, a network can only memorize its training rows
+MIN_ROWS_PER_CLASS = 2  # on average: with fewer, most classes have one row, as an identifier has
 REGRESSION_DISTINCT = 10  # a float label with more distinct non-integer values than this is a regression target
 _NUMERIC_TEXT_SHARE = 0.9  # an object column this numeric is a numeric column holding stray text
 

@@ -15,8 +15,6 @@ from pathlib import Path
 
 from tfx_tanas.errors import InputError
 
-LOCK_FILE = ".tanas.lock"
-
 
 def is_uri(path: str | os.PathLike) -> bool:
     return "://" in str(path)
@@ -50,14 +48,14 @@ def read_text(path: str | os.PathLike) -> str:
 def exclusive_directory(directory: str | os.PathLike) -> Iterator[None]:
     """Hold ``directory`` for one tanas command: a second command writing into it at the same time
     is refused with one line instead of interleaving its outputs. The lock dies with the process,
-    so a killed run never leaves the directory claimed."""
-    path = Path(directory) / LOCK_FILE
-    with open(path, "a") as handle:
+    so a killed run never leaves the directory claimed. The directory itself is locked: no file is
+    added to it."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InputError(f"another tanas command is writing into {directory}; wait for it to finish or choose another --out") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
