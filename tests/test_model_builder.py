@@ -57,39 +57,12 @@ def test_a_discrete_architecture_builds_a_plain_dense_stack(space, layers, embed
     assert build_network(arch.plan, WIDTHS, NUM_CLASSES).predict(random_inputs([embedding]), verbose=0).shape == (11, NUM_CLASSES)
 
 
-def reference_logits(arch: Architecture, network: keras.Model, inputs: dict[str, np.ndarray]) -> np.ndarray:
-    """The patent's formula in NumPy with the network's weights: gamma-mixed embeddings, then
-    ``h_j = beta_j * sum_i alpha_ji * pad(o_ji(h)) + (1 - beta_j) * pad(h)`` per present layer."""
-    activations = {"relu": lambda x: np.maximum(x, 0), "tanh": np.tanh, "gelu": lambda x: keras.ops.gelu(x, approximate=False).numpy()}
-
-    def pad(x, width):
-        return np.pad(x, [(0, 0), (0, width - x.shape[1])])
-
-    plan = arch.plan
-    width = max(WIDTHS[k] for k in plan.kinds)
-    h = sum(w * pad(inputs[k], width) for k, w in plan.embeddings)
-    dense = iter(dense_layers(network))
-    for layer in plan.layers:
-        outputs = []
-        for component in layer.components:
-            kernel, bias = next(dense).get_weights()
-            outputs.append((component.weight, activations[component.activation](h @ kernel + bias)))
-        mixed_width = max(o.shape[1] for _, o in outputs)
-        mixed = sum(w * pad(o, mixed_width) for w, o in outputs)
-        if layer.gate < 1.0:  # an open gate replaces h, which may be wider than the mixture
-            out_width = max(mixed_width, h.shape[1])
-            mixed = layer.gate * pad(mixed, out_width) + (1 - layer.gate) * pad(h, out_width)
-        h = mixed
-    kernel, bias = next(dense).get_weights()
-    return h @ kernel + bias
-
-
 @pytest.mark.parametrize("beta", [[1, 1, 1, 1], [0.3, 0.0, 0.8, 0.0], [0.6, 1.0, 0.2, 0.9]])
 def test_the_mixture_network_computes_the_patent_formula(space, beta):
     arch = continuous_architecture(space, beta)
     network = build_network(arch.plan, WIDTHS, NUM_CLASSES)
     inputs = random_inputs(arch.plan.kinds)
-    np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits(arch, network, inputs), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits(arch, network, inputs, WIDTHS), rtol=1e-4, atol=1e-4)
 
 
 def test_mixture_network_uses_every_embedding_with_positive_gamma(space):
@@ -191,12 +164,15 @@ def test_version_2_networks_compute_the_patent_formula_with_layer_norm_and_resid
             continue
         network = build_network(plan, V2_WIDTHS, NUM_CLASSES)
         inputs = {k: np.random.default_rng(1).normal(size=(7, V2_WIDTHS[k])).astype(np.float32) for k in plan.kinds}
-        np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits_v2(arch, network, inputs), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits(arch, network, inputs, V2_WIDTHS), rtol=1e-4, atol=1e-4)
         checked += 1
     assert checked >= 4
 
 
-def reference_logits_v2(arch: Architecture, network: keras.Model, inputs: dict[str, np.ndarray]) -> np.ndarray:
+def reference_logits(arch: Architecture, network: keras.Model, inputs: dict[str, np.ndarray], widths: dict[str, int]) -> np.ndarray:
+    """The patent's formula in NumPy with the network's weights: gamma-mixed embeddings, then per
+    present layer ``h' = gate * (n(sum_i alpha_i * pad(o_i(h))) + residual * pad(h)) + (1 - gate) * pad(h)``
+    where n blends in the layer norm."""
     activations = {"relu": lambda x: np.maximum(x, 0), "tanh": np.tanh, "gelu": lambda x: keras.ops.gelu(x, approximate=False).numpy()}
 
     def pad(x, width):
@@ -206,7 +182,7 @@ def reference_logits_v2(arch: Architecture, network: keras.Model, inputs: dict[s
         return (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 1e-3)
 
     plan = arch.plan
-    width = max(V2_WIDTHS[k] for k in plan.kinds)
+    width = max(widths[k] for k in plan.kinds)
     h = sum(w * pad(inputs[k], width) for k, w in plan.embeddings)
     dense = iter(dense_layers(network))
     for layer in plan.layers:
