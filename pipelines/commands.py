@@ -97,7 +97,8 @@ def append_run_measurements(metadata_path: str, records_path: str, frame: pd.Dat
 
 
 def check_data(data: Path, label: str) -> pd.DataFrame:
-    """The checks CsvExampleGen would fail on obscurely: readable CSVs with one header and a usable label."""
+    """The checks the pipeline would fail on obscurely: readable CSVs with one header, a usable label
+    in every row. Returns the rows."""
     if data.is_dir():
         files = sorted(data.glob("*.csv"))
         if not files:
@@ -112,6 +113,9 @@ def check_data(data: Path, label: str) -> pd.DataFrame:
             raise InputError(f"{path} has other columns than {files[0]}; every CSV of a directory needs the same header")
     frame = pd.concat(frames, ignore_index=True)
     clean_frame(frame, label)
+    unlabelled = int(frame[label].isna().sum())
+    if unlabelled:  # TFX's Evaluator reads the examples as they are and fails on an empty label
+        raise InputError(f"{unlabelled} row(s) have an empty label '{label}'; the pipeline's model evaluation needs every row labelled: drop them first")
     return frame
 
 

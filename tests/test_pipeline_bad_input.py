@@ -60,3 +60,11 @@ def test_evaluator_for_another_search_space(capsys, tmp_path: Path, chile_csv: P
     other = fitted_evaluator(SearchSpace(num_layers=2)).save(tmp_path / "evaluator")
     line = run_fails(capsys, tmp_path, "--data", str(chile_csv), "--label", LABEL, "--evaluator", str(other))
     assert "evaluator was trained for search space" in line
+
+
+def test_rows_without_a_label_are_named_before_the_pipeline_starts(capsys, tmp_path: Path) -> None:
+    data = tmp_path / "gaps.csv"
+    frame = pd.read_csv(CHILE_CSV).sample(100, random_state=0)
+    frame.loc[frame.index[:3], LABEL] = None
+    frame.to_csv(data, index=False)
+    assert "3 row(s) have an empty label 'region'" in run_fails(capsys, tmp_path, "--data", str(data), "--label", LABEL)
