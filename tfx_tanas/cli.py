@@ -93,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--records", required=True, help="records .jsonl (appended to; finished trainings are skipped)")
     build.add_argument("--out", required=True, help="evaluator directory to write")
     build.add_argument("--tasks", default=options.TASK_SETS[0], choices=options.TASK_SETS)
-    build.add_argument("--synthetic", type=int, default=options.SYNTHETIC_TASKS, help="number of synthetic tasks")
+    build.add_argument("--synthetic", type=int, default=options.SYNTHETIC_TASKS, help="number of synthetic tasks (simple families)")
+    build.add_argument("--prior", type=int, default=options.PRIOR_TASKS, help="number of tasks of the synthetic prior (SCMs, trees, networks)")
     build.add_argument("--archs-per-task", type=int, default=options.ARCHITECTURES_PER_TASK)
     build.add_argument(
         "--measurements", type=int, default=options.MEASUREMENTS, help="trainings per architecture (seeds); the evaluator fits their mean score"
@@ -254,7 +255,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
     from tfx_tanas.tasks import task_set
 
     config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
-    tasks = task_set(args.tasks, args.synthetic, args.seed)
+    tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior)
     if tasks:
         summary = generate_records(
             tasks, args.records, SPACES[args.space], archs_per_task=args.archs_per_task, protocol=protocol_for(args.space),

