@@ -92,6 +92,7 @@ def records_for_task(
 @dataclasses.dataclass
 class GenerationSummary:
     tasks_done: int = 0
+    tasks_resumed: int = 0  # done in an earlier run: nothing trained now
     tasks_skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # task id -> reason
     records_written: int = 0
     records_already_present: int = 0
@@ -138,7 +139,11 @@ def generate_records(
             continue
         summary.tasks_done += 1
         elapsed = time.perf_counter() - started
-        eta = elapsed / index * (len(tasks) - index)
+        trained = index - summary.tasks_resumed if todo_count else 0
+        if not todo_count:
+            summary.tasks_resumed += 1  # already in the file: costs nothing, and says nothing about the pace
+        # the pace of the tasks that trained in this run, applied to the tasks still to come
+        eta = elapsed / max(trained, 1) * (len(tasks) - index) if trained else float("nan")
         log.info(
             "[%d/%d] %s: %d trainings, %d already present; %d records written; elapsed %.0fs, ETA %.0fs",
             index, len(tasks), task.task_id, todo_count, len(archs) * measurements - todo_count, summary.records_written, elapsed, eta,
