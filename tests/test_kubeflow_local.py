@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 import yaml
 from kfp_local import REPOSITORY, LocalImage, TaskRun, compile_spec, run_spec
-from tfx_inputs import CHILE_CSV, LABEL
+from tfx_inputs import CHILE_CSV, LABEL, to_examples
 
 from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_training import task_architectures
@@ -148,24 +148,6 @@ def test_executor_reported_metadata_reaches_the_next_steps(online) -> None:
     architecture = runs["ArchSearcher"].artifact("architecture")["metadata"]
     assert runs["ArchSearcher"].artifact("hyperparameters")["metadata"]["architecture_key"] == architecture["architecture_key"]
     assert runs["Evaluator"].artifact("blessing")["metadata"]["blessed"] == 1
-
-
-def to_examples(frame: pd.DataFrame) -> list[bytes]:
-    """Serialized tf.Examples as CsvExampleGen writes CSV rows: ints, floats, text; empty cells left out."""
-    examples = []
-    for _, row in frame.drop(columns=[LABEL]).iterrows():
-        feature = {}
-        for column, value in row.items():
-            if pd.isna(value):
-                continue
-            if pd.api.types.is_integer_dtype(frame[column]):
-                feature[column] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-            elif pd.api.types.is_float_dtype(frame[column]):
-                feature[column] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
-            else:
-                feature[column] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode()]))
-        examples.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
-    return examples
 
 
 def test_the_pusher_pushed_a_model_that_serves_tf_examples(online, chile_rows) -> None:

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator
+from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator, to_examples
 
 from tfx_tanas.cli import main
 from tfx_tanas.errors import VersionMismatchError
@@ -151,24 +151,6 @@ def test_tfma_scores_the_model_as_the_trainer_measured_it(online_run) -> None:
     assert eval_accuracy(evaluation.uri) == pytest.approx(metrics["eval_accuracy"], abs=1e-4)
     [blessing] = runs["Evaluator"].outputs["blessing"]
     assert custom_property(blessing, "blessed") == 1
-
-
-def to_examples(frame: pd.DataFrame) -> list[bytes]:
-    """tf.Examples the way CsvExampleGen writes CSV rows: ints, floats, text; empty cells left out."""
-    examples = []
-    for _, row in frame.drop(columns=[LABEL]).iterrows():
-        feature = {}
-        for column, value in row.items():
-            if pd.isna(value):
-                continue
-            if pd.api.types.is_integer_dtype(frame[column]):
-                feature[column] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-            elif pd.api.types.is_float_dtype(frame[column]):
-                feature[column] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
-            else:
-                feature[column] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode()]))
-        examples.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
-    return examples
 
 
 def test_pushed_model_serves_tf_examples_better_than_the_majority_class(online_run, chile_rows) -> None:

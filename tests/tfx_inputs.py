@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import tensorflow as tf
 from tfx import types
 from tfx.components import SchemaGen, StatisticsGen
 from tfx.orchestration import metadata, pipeline
@@ -57,3 +59,21 @@ def fitted_evaluator(space: SearchSpace, seed: int = 0) -> ArchitectureEvaluator
         np.repeat(["task_a", "task_b", "task_c", "task_d"], len(archs) // 4),
     )
     return evaluator
+
+
+def to_examples(frame: pd.DataFrame) -> list[bytes]:
+    """tf.Examples the way CsvExampleGen writes CSV rows: ints, floats, text; empty cells left out."""
+    examples = []
+    for _, row in frame.drop(columns=[LABEL]).iterrows():
+        feature = {}
+        for column, value in row.items():
+            if pd.isna(value):
+                continue
+            if pd.api.types.is_integer_dtype(frame[column]):
+                feature[column] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+            elif pd.api.types.is_float_dtype(frame[column]):
+                feature[column] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
+            else:
+                feature[column] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode()]))
+        examples.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return examples
