@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 import yaml
 from kfp_local import REPOSITORY, LocalImage, TaskRun, compile_spec, run_spec
-from tfx_inputs import CHILE_CSV, LABEL, to_examples
+from tfx_inputs import CHILE_CSV, LABEL, ONLINE_OUTPUTS, to_examples
 
 from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_training import task_architectures
@@ -26,17 +26,6 @@ from tfx_tanas.tasks import Task
 
 IMAGE = "registry.example.com/tfx-tanas:local"
 TRAIN_ROWS = 900
-ONLINE_OUTPUTS = {
-    "CsvExampleGen": {"examples"},
-    "StatisticsGen": {"statistics"},
-    "SchemaGen": {"schema"},
-    "MetaFeatureGen": {"meta_features"},
-    "evaluator_importer": {"result"},
-    "ArchSearcher": {"architecture", "hyperparameters"},
-    "Trainer": {"model", "model_run"},
-    "Evaluator": {"evaluation", "blessing"},
-    "Pusher": {"pushed_model"},
-}
 OFFLINE_TASKS = [Task("sklearn", "iris", "target"), Task("sklearn", "wine", "target")]
 ARCHS_PER_TASK = 3
 

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator, to_examples
+from tfx_inputs import CHILE_CSV, LABEL, ONLINE_OUTPUTS, fitted_evaluator, to_examples
 
 from tfx_tanas.cli import main
 from tfx_tanas.errors import VersionMismatchError
@@ -35,17 +35,6 @@ from tfx_tanas.workflows import ARCHITECTURE_FILE
 # enough rows that the protocol trains even a linear pick (with 400, CsvExampleGen leaves ~210
 # training rows: 90 Adam steps, and a linear periodic network stayed at the majority class)
 TRAIN_ROWS = 900
-ONLINE_OUTPUTS = {
-    "CsvExampleGen": {"examples"},
-    "StatisticsGen": {"statistics"},
-    "SchemaGen": {"schema"},
-    "MetaFeatureGen": {"meta_features"},
-    "evaluator_importer": {"result"},
-    "ArchSearcher": {"architecture", "hyperparameters"},
-    "Trainer": {"model", "model_run"},
-    "Evaluator": {"evaluation", "blessing"},
-    "Pusher": {"pushed_model"},
-}
 OFFLINE_TASKS = [
     Task("sklearn", "iris", "target"),
     Task(

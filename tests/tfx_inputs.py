@@ -22,6 +22,18 @@ from tfx_tanas.search_space import SearchSpace, sample_architectures
 CHILE_CSV = Path(__file__).resolve().parent.parent / "examples" / "chile.csv"
 LABEL = "region"
 CONSTANT_COLUMN = "country"  # one value in every row: a label with a single class
+# the online pipeline's components and the outputs each writes
+ONLINE_OUTPUTS = {
+    "CsvExampleGen": {"examples"},
+    "StatisticsGen": {"statistics"},
+    "SchemaGen": {"schema"},
+    "MetaFeatureGen": {"meta_features"},
+    "evaluator_importer": {"result"},
+    "ArchSearcher": {"architecture", "hyperparameters"},
+    "Trainer": {"model", "model_run"},
+    "Evaluator": {"evaluation", "blessing"},
+    "Pusher": {"pushed_model"},
+}
 
 
 def upstream_artifacts(csv_path: Path, root: Path) -> dict[str, types.Artifact]:
