@@ -13,8 +13,6 @@ from tfx_tanas.evaluator import EvaluatorConfig
 from tfx_tanas.tasks import Task
 
 PIPELINE_NAME = "tanas-offline"
-# Spread trainings over every local core; on Flink/Spark/Dataflow pass that runner's options instead.
-LOCAL_PARALLEL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 
 
 def create_offline_pipeline(
@@ -29,7 +27,7 @@ def create_offline_pipeline(
     evaluator_config: EvaluatorConfig | None = None,
     seed: int = 0,
     measurements: int = options.MEASUREMENTS,
-    beam_pipeline_args: Sequence[str] = LOCAL_PARALLEL_BEAM_ARGS,
+    beam_pipeline_args: Sequence[str] = options.LOCAL_PARALLEL_BEAM_ARGS,
     enable_cache: bool = True,
 ) -> pipeline.Pipeline:
     """ArchitectureRecordsGen -> EvaluatorTrainer; the evaluator artifact is what ArchSearcher imports.

@@ -141,6 +141,27 @@ def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, spa
     assert len(to_arrays(stored).scores) == distinct  # one row per network, the mean of its two scores
 
 
+def test_trainings_a_killed_run_finished_join_the_records_once(tmp_path, records):
+    """Workers write each finished element to its own part file; a run that dies before moving
+    them leaves them behind, and the next run moves them in (a training already in the file is not
+    added twice) and reports a skipped task with its reason."""
+    path = tmp_path / "records.jsonl"
+    append_records(path, records[:1])
+    parts = tmp_path / "records.jsonl.parts"
+    parts.mkdir()
+    lines = [r.to_json() for r in records]
+    (parts / "a-m0.json").write_text(json.dumps({"task": "task/0", "records": lines}))  # the first one is already in
+    (parts / "b-m0.json").write_text(json.dumps({"task": "task/9", "skipped": "one class"}))
+    (parts / ".c-m0.json.123.tmp").write_text("half a file")  # a worker killed while writing
+
+    summary = generate_records([], path, records[0].architecture.space)
+
+    assert [r.architecture.key for r in read_records(path)] == [r.architecture.key for r in records]
+    assert summary.records_written == len(records) - 1
+    assert summary.tasks_skipped == {"task/9": "one class"}
+    assert sorted(p.name for p in parts.iterdir()) == [".c-m0.json.123.tmp"]
+
+
 def test_stale_meta_features_are_recomputed_without_retraining(tmp_path, space):
     task = synthetic_tasks(1, seed=5)[0]
     path = tmp_path / "records.jsonl"

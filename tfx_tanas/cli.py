@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -109,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--max-rows", type=int, default=10000, help="larger task tables are subsampled (seeded) to this many rows before training",
+    )
+    build.add_argument(
+        "--beam-pipeline-args", default=" ".join(options.LOCAL_PARALLEL_BEAM_ARGS), metavar="ARGS",
+        help="Beam options for the trainings (default: every local core); e.g. Dataflow's --runner=DataflowRunner --project=...",
+    )
+    build.add_argument(
+        "--parts-dir", default=None, metavar="DIR",
+        help="where workers write finished trainings before they join --records (default: <records>.parts); on a remote runner, e.g. gs://...",
     )
     build.add_argument(
         "--extra-records", action="append", default=[], metavar="FILE",
@@ -260,6 +269,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         summary = generate_records(
             tasks, args.records, SPACES[args.space], archs_per_task=args.archs_per_task, protocol=protocol_for(args.space),
             seed=args.seed, measurements=args.measurements, max_rows=args.max_rows,
+            beam_pipeline_args=shlex.split(args.beam_pipeline_args), parts_dir=args.parts_dir,
         )
         log.info(
             "records: %d written, %d already present, %d tasks done, %d skipped",

@@ -30,7 +30,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two writers never share one
     temporary.write_text(text)
     temporary.replace(path)
 

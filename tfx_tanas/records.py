@@ -163,11 +163,16 @@ def measured(path: str | os.PathLike) -> set[tuple[str, str, int]]:
 def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
     """Append whole lines and flush: an interrupted run leaves complete records behind. A torn last
     line left by an earlier interruption is dropped first (atomically), so appends never extend it."""
+    append_lines(path, [record.to_json() for record in records])
+
+
+def append_lines(path: str | os.PathLike, lines: Iterable[dict[str, Any]]) -> None:
+    """:func:`append_records` for lines already in JSON form (e.g. written by a Beam worker)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     drop_torn_tail(path)
     with open_records(path, "at") as handle:
-        handle.write("".join(_line(record.to_json()) for record in records))
+        handle.write("".join(_line(data) for data in lines))
 
 
 def drop_torn_tail(path: str | os.PathLike) -> bool:
