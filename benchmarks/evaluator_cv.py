@@ -30,25 +30,28 @@ def main() -> None:
     parser.add_argument(
         "--configs",
         default="squared_error:tfdv,pairwise:tfdv,within_task:tfdv,within_task:learned",
-        help="comma-separated loss:meta_features pairs",
+        help="comma-separated loss:meta_features[:context_noise] configurations",
     )
     args = parser.parse_args()
     records = read_records(args.records)
     print(f"{len(records)} records from {len({r.task for r in records})} tasks, {args.folds} folds\n")
     print(
-        "| loss | meta-features | mean within-task Spearman | median top-1 regret (points) | mean top-1 regret "
+        "| loss | meta-features | context noise | mean within-task Spearman | median top-1 regret (points) | mean top-1 regret "
         "| mean regret of best-on-average | pick minus best-on-average (points, +/- s.e.) | seconds |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for spec in args.configs.split(","):
-        loss, meta_features = spec.split(":")
-        config = EvaluatorConfig(loss=loss, meta_features=meta_features, epochs=args.epochs, ensemble_size=1)  # README: one network each
+        loss, meta_features, *noise = spec.split(":")
+        config = EvaluatorConfig(
+            loss=loss, meta_features=meta_features, epochs=args.epochs, ensemble_size=1,  # README: one network each
+            context_noise=float(noise[0]) if noise else EvaluatorConfig.context_noise,
+        )
         started = time.perf_counter()
         report = leave_task_out(records, config, folds=args.folds)
         gain, error = report.gain_over_best_on_average
         baseline = np.nanmean([t.best_on_average_regret_points for t in report.tasks])
         print(
-            f"| {loss} | {meta_features} | {report.mean_spearman:.3f} | {report.median_regret:.2f} | "
+            f"| {loss} | {meta_features} | {config.context_noise} | {report.mean_spearman:.3f} | {report.median_regret:.2f} | "
             f"{report.mean_regret:.2f} | {baseline:.2f} | {gain:+.2f} +/- {error:.2f} | {time.perf_counter() - started:.0f} |",
             flush=True,
         )

@@ -134,6 +134,7 @@ def generate_records(
     max_rows: int = MAX_TASK_ROWS,
     beam_pipeline_args: Sequence[str] = (),
     parts_dir: str | None = None,
+    chunk_size: int | None = None,
 ) -> GenerationSummary:
     """Train every task's architectures ``measurements`` times (measurement seeds 0, 1, ...) in a
     Beam pipeline and append the records to ``out_path``, resuming what an earlier run did.
@@ -145,12 +146,13 @@ def generate_records(
     runner, a directory its workers can write, e.g. ``gs://...``). While the pipeline runs, this
     process moves finished parts into ``out_path`` and logs progress with an ETA, so a killed run
     loses only the elements in flight. A task that cannot be used is logged with its reason and
-    counted in ``tasks_skipped``."""
+    counted in ``tasks_skipped``. ``chunk_size`` splits a task's trainings into elements of at
+    most that many architectures (more parallelism for few tasks; each element loads its task)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    if measurements < 1:
-        raise InputError(f"measurements must be at least 1, got {measurements}")
+    if measurements < 1 or (chunk_size is not None and chunk_size < 1):
+        raise InputError(f"measurements and chunk_size must be at least 1, got {measurements} and {chunk_size}")
     out_path = Path(out_path)
     parts = str(parts_dir or f"{out_path}.parts")
     summary = GenerationSummary()
@@ -162,9 +164,10 @@ def generate_records(
     for task in tasks:
         archs = task_architectures(space, task, archs_per_task, seed, continuous_fraction)
         missing = [
-            WorkItem(task, todo, measurement)
+            WorkItem(task, todo[start : start + (chunk_size or len(todo))], measurement)
             for measurement in range(measurements)
             if (todo := tuple(a for a in archs if (task.task_id, a.key, measurement) not in done))
+            for start in range(0, len(todo), chunk_size or len(todo))
         ]
         summary.records_already_present += len(archs) * measurements - sum(len(item.architectures) for item in missing)
         summary.tasks_resumed += not missing

@@ -124,7 +124,8 @@ def gradient_ascent_search(
     seed: int,
     risk_aversion: float,
 ) -> SearchResult:
-    """Multi-start gradient ascent on the evaluator's score over (alpha, beta, gamma) logits."""
+    """Multi-start gradient ascent on the evaluator's score over (alpha, beta, gamma) logits and,
+    in search space 2, the logits of every knob's weights."""
     started = time.perf_counter()
     space = evaluator.space
     rng = np.random.default_rng(seed)
@@ -133,11 +134,13 @@ def gradient_ascent_search(
     alpha_logits = tf.Variable(rng.normal(0, 1, (starts, J, p)).astype(np.float32))
     beta_logits = tf.Variable(rng.normal(0, 1, (starts, J)).astype(np.float32))
     gamma_logits = tf.Variable(rng.normal(0, 1, (starts, E)).astype(np.float32))
-    variables = [alpha_logits, beta_logits, gamma_logits]
+    knob_logits = [tf.Variable(rng.normal(0, 1, (starts, len(getattr(space, knob)))).astype(np.float32)) for knob in space.encoded_knobs]
+    variables = [alpha_logits, beta_logits, gamma_logits, *knob_logits]
 
-    def encode() -> tf.Tensor:
+    def encode() -> tf.Tensor:  # the layout of Architecture.to_vector
         alpha = tf.reshape(tf.nn.softmax(alpha_logits, axis=-1), (starts, J * p))
-        return tf.concat([alpha, tf.sigmoid(beta_logits), tf.nn.softmax(gamma_logits, axis=-1)], axis=1)
+        simplices = [tf.nn.softmax(logits, axis=-1) for logits in (gamma_logits, *knob_logits)]
+        return tf.concat([alpha, tf.sigmoid(beta_logits), *simplices], axis=1)
 
     @tf.function(autograph=False)
     def ascend() -> tuple[tf.Tensor, tf.Tensor]:
@@ -189,21 +192,25 @@ def random_search(
 
 
 def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
-    """A neighbour of a discrete architecture: one layer, gate or embedding changed."""
+    """A neighbour of a discrete architecture: one layer, gate, embedding or knob changed."""
     space = arch.space
     base = arch.discretize()
     alpha, beta, gamma = base.alpha.copy(), base.beta.copy(), base.gamma.copy()
-    what = rng.integers(0, 3)
+    knobs = {knob: weights.copy() for knob, weights in base.knobs.items()}
+    what = rng.integers(0, 4 if space.encoded_knobs else 3)
     j = rng.integers(0, space.num_layers)
     if what == 0:
         alpha[j] = 0.0
         alpha[j, rng.integers(0, space.num_baselines)] = 1.0
     elif what == 1:
         beta[j] = 1.0 - beta[j]
-    else:
+    elif what == 2:
         gamma[:] = 0.0
         gamma[rng.integers(0, len(space.embeddings))] = 1.0
-    return Architecture(space, alpha, beta, gamma)
+    else:
+        knob = space.encoded_knobs[rng.integers(0, len(space.encoded_knobs))]
+        knobs[knob] = np.eye(len(knobs[knob]))[rng.integers(0, len(knobs[knob]))]
+    return Architecture(space, alpha, beta, gamma, knobs)
 
 
 def _score(evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:

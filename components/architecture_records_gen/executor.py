@@ -1,10 +1,10 @@
-"""ArchitectureRecordsGen executor: (task, chunk of architectures) trainings as Beam elements.
+"""ArchitectureRecordsGen executor: :func:`tfx_tanas.meta_training.generate_records` on the
+component's Beam options.
 
-Each element trains one chunk, under one measurement seed, of a task's sampled architectures with
-:func:`tfx_tanas.meta_training.records_for_task` (stacked, so a chunk costs about one training),
-so trainings spread over DirectRunner workers locally and over Flink/Spark/Dataflow workers
-through ``beam_pipeline_args``, unchanged. A task that cannot be used (unloadable, one class...)
-is logged to ``skipped.jsonl`` and the others go on, as in the sequential ``generate_records``.
+Each Beam element trains one chunk, under one measurement seed, of a task's sampled architectures
+(stacked, so a chunk costs about one training), so trainings spread over DirectRunner workers
+locally and over Flink/Spark/Dataflow workers through ``beam_pipeline_args``, unchanged. A task
+that cannot be used (unloadable, one class...) is logged to ``skipped.jsonl`` and the others go on.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+import tempfile
+from pathlib import Path
 from typing import Any
 
-import apache_beam as beam
 import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
@@ -23,81 +23,55 @@ from tfx.types import artifact_utils
 
 from tfx_tanas.components import artifacts, specs
 from tfx_tanas.errors import InputError
-from tfx_tanas.meta_training import TASK_ERRORS, records_for_task, task_architectures
+from tfx_tanas.files import write_text
+from tfx_tanas.meta_training import generate_records
 from tfx_tanas.protocol import DEFAULT_PROTOCOL
 from tfx_tanas.records import RECORDS_FILE, RECORDS_VERSION
-from tfx_tanas.search_space import DEFAULT_SPACE, Architecture
+from tfx_tanas.search_space import DEFAULT_SPACE
 from tfx_tanas.tasks import Task
 
 SKIPPED_FILE = "skipped.jsonl"
-_SKIPPED_TAG = "skipped"
+_PARTS_DIR = ".parts"  # inside the artifact, where every worker can write: removed once joined
 
 log = logging.getLogger(__name__)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
-    """Per task the shared reference architectures plus seeded samples (as ``generate_records``
-    picks them), trained in Beam; writes whole records."""
+    """Per task the shared reference architectures plus seeded samples, trained in Beam."""
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any]) -> None:
         tasks = parse_tasks(exec_properties[specs.TASKS_KEY])
-        per_task = int(exec_properties[specs.ARCHITECTURES_PER_TASK_KEY])
-        chunk_size = int(exec_properties[specs.CHUNK_SIZE_KEY])
         fraction = float(exec_properties[specs.CONTINUOUS_FRACTION_KEY])
-        seed = int(exec_properties[specs.SEED_KEY])
-        measurements = int(exec_properties[specs.MEASUREMENTS_KEY])
-        if per_task < 1 or chunk_size < 1 or measurements < 1 or not 0.0 <= fraction <= 1.0:
-            raise InputError("architectures_per_task, chunk_size and measurements must be >= 1, continuous_fraction in [0, 1]")
-        space = DEFAULT_SPACE
-        work = [
-            (task, chunk, measurement)
-            for task in tasks
-            for chunk in _chunks(task_architectures(space, task, per_task, seed, fraction), chunk_size)
-            for measurement in range(measurements)
-        ]
+        if int(exec_properties[specs.ARCHITECTURES_PER_TASK_KEY]) < 1 or not 0.0 <= fraction <= 1.0:
+            raise InputError("architectures_per_task must be >= 1, continuous_fraction in [0, 1]")
         output = artifact_utils.get_single_instance(output_dict[specs.RECORDS_KEY])
-        records_path = os.path.join(output.uri, RECORDS_FILE)
-        skipped_path = os.path.join(output.uri, SKIPPED_FILE)
-        with self._make_beam_pipeline() as pipeline:
-            results = (
-                pipeline
-                | "Trainings" >> beam.Create(work)
-                | "Distribute" >> beam.Reshuffle()
-                | "Train" >> beam.ParDo(_TrainChunk(seed)).with_outputs(_SKIPPED_TAG, main="records")
+        parts_dir = os.path.join(output.uri, _PARTS_DIR)
+        with tempfile.TemporaryDirectory() as scratch:  # joined locally, then written whole to the artifact
+            local_records = Path(scratch) / RECORDS_FILE
+            summary = generate_records(
+                tasks, local_records, DEFAULT_SPACE,
+                archs_per_task=int(exec_properties[specs.ARCHITECTURES_PER_TASK_KEY]),
+                continuous_fraction=fraction,
+                protocol=DEFAULT_PROTOCOL,
+                seed=int(exec_properties[specs.SEED_KEY]),
+                measurements=int(exec_properties[specs.MEASUREMENTS_KEY]),
+                beam_pipeline_args=self._beam_pipeline_args,
+                parts_dir=parts_dir,
+                chunk_size=int(exec_properties[specs.CHUNK_SIZE_KEY]),
             )
-            results.records | "WriteRecords" >> _write_lines(records_path)
-            results[_SKIPPED_TAG] | "WriteSkipped" >> _write_lines(skipped_path)
-
-        trained_tasks = {json.loads(line)["task"] for line in _read_lines(records_path)}
-        skipped = {json.loads(line)["task"]: json.loads(line)["reason"] for line in _read_lines(skipped_path)}
-        for task, reason in sorted(skipped.items()):
-            log.warning("skipped task %s: %s", task, reason)
-        num_records = len(_read_lines(records_path))
-        if not num_records:
-            raise InputError(f"no task produced a record ({len(skipped)} skipped; see {skipped_path})")
+            if tf.io.gfile.exists(parts_dir):
+                tf.io.gfile.rmtree(parts_dir)
+            if not summary.records_written:
+                raise InputError(f"no task produced a record ({len(summary.tasks_skipped)} skipped: {summary.tasks_skipped})")
+            tf.io.gfile.copy(str(local_records), os.path.join(output.uri, RECORDS_FILE), overwrite=True)
+        skipped_lines = [json.dumps({"task": task, "reason": reason}) for task, reason in sorted(summary.tasks_skipped.items())]
+        write_text(os.path.join(output.uri, SKIPPED_FILE), "".join(line + "\n" for line in skipped_lines))
         output.set_int_custom_property(artifacts.RECORDS_VERSION, RECORDS_VERSION)
         output.set_int_custom_property(artifacts.PROTOCOL_VERSION, DEFAULT_PROTOCOL.version)
-        output.set_string_custom_property(artifacts.SEARCH_SPACE_FINGERPRINT, space.fingerprint)
-        output.set_int_custom_property(artifacts.NUM_RECORDS, num_records)
-        output.set_int_custom_property(artifacts.NUM_TASKS, len(trained_tasks))
-        output.set_int_custom_property(artifacts.NUM_TASKS_SKIPPED, len(set(skipped) - trained_tasks))
-
-
-class _TrainChunk(beam.DoFn):
-    """One Beam element: train a chunk of architectures on a task, emit one JSON line per record."""
-
-    def __init__(self, seed: int):
-        self._seed = seed
-
-    def process(self, element: tuple[Task, list[Architecture], int]) -> Iterator[Any]:
-        task, architectures, measurement = element
-        try:
-            records = records_for_task(task, architectures, DEFAULT_PROTOCOL, self._seed, len(architectures), measurement)
-        except TASK_ERRORS as err:
-            yield beam.pvalue.TaggedOutput(_SKIPPED_TAG, json.dumps({"task": task.task_id, "reason": str(err)}))
-            return
-        for record in records:
-            yield json.dumps(record.to_json(), separators=(",", ":"))
+        output.set_string_custom_property(artifacts.SEARCH_SPACE_FINGERPRINT, DEFAULT_SPACE.fingerprint)
+        output.set_int_custom_property(artifacts.NUM_RECORDS, summary.records_written)
+        output.set_int_custom_property(artifacts.NUM_TASKS, summary.tasks_done)
+        output.set_int_custom_property(artifacts.NUM_TASKS_SKIPPED, len(summary.tasks_skipped))
 
 
 def parse_tasks(text: str) -> list[Task]:
@@ -110,19 +84,3 @@ def parse_tasks(text: str) -> list[Task]:
     if not tasks:
         raise InputError("tasks is empty: give at least one task to train architectures on")
     return tasks
-
-
-def _chunks(architectures: Sequence[Architecture], size: int) -> list[list[Architecture]]:
-    return [list(architectures[start : start + size]) for start in range(0, len(architectures), size)]
-
-
-def _write_lines(path: str) -> beam.PTransform:
-    """All lines to exactly ``path`` (one shard): downstream components read one file."""
-    return beam.io.WriteToText(path, shard_name_template="", num_shards=1)
-
-
-def _read_lines(path: str) -> list[str]:
-    if not tf.io.gfile.exists(path):
-        return []
-    with tf.io.gfile.GFile(path) as handle:
-        return [line for line in handle.read().splitlines() if line.strip()]

@@ -27,7 +27,8 @@ from tfx_tanas.search_space import SearchSpace
 
 
 class ArchitectureSummary(tf.Module):
-    """Differentiable shape figures of an encoding u: depth, expected log-width and activation mix.
+    """Differentiable shape figures of an encoding u: depth, expected log-width and activation mix,
+    then the embedding mix and the knobs' weights (search space 2) as they are.
 
     The flat one-hot encoding hides that 64 units lie between 32 and 128; these few numbers make it
     explicit, so the evaluator generalizes across neighbouring architectures. They are smooth in u,
@@ -42,7 +43,8 @@ class ArchitectureSummary(tf.Module):
         activations = np.array([[b.activation == a for a in space.activations] for b in baselines], np.float32)
         self.log_units = tf.constant(log_units, tf.float32)
         self.activations = tf.constant(activations)
-        self.width = 3 + space.num_layers + len(space.activations) + len(space.embeddings)  # figures per encoding
+        self.tail = space.encoding_size - space.num_layers * (space.num_baselines + 1)  # gamma and the knobs' weights
+        self.width = 3 + space.num_layers + len(space.activations) + self.tail  # figures per encoding
 
     def __call__(self, encoding: tf.Tensor) -> tf.Tensor:
         J, p = self.shape_
@@ -57,7 +59,7 @@ class ArchitectureSummary(tf.Module):
                 tf.reduce_max(beta * width, axis=1, keepdims=True),
                 beta * width,  # per layer
                 tf.reduce_sum(beta[:, :, None] * activation_mix, axis=1) / J,
-                encoding[:, J * p + J :],  # gamma: the embedding mix
+                encoding[:, J * p + J :],  # gamma (the embedding mix), then every knob's weights
             ],
             axis=1,
         )
