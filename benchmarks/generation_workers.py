@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfx_tanas.meta_training import generate_records  # noqa: E402
 from tfx_tanas.protocol import PROTOCOL_V2  # noqa: E402
-from tfx_tanas.search_space import SPACE_V2  # noqa: E402
+from tfx_tanas.search_space import DEFAULT_SPACE  # noqa: E402
 from tfx_tanas.tasks import synthetic_tasks  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             started = time.perf_counter()
             summary = generate_records(
-                tasks, Path(scratch) / "records.jsonl", SPACE_V2, archs_per_task=args.archs, protocol=PROTOCOL_V2, measurements=1,
+                tasks, Path(scratch) / "records.jsonl", DEFAULT_SPACE, archs_per_task=args.archs, protocol=PROTOCOL_V2, measurements=1,
                 beam_pipeline_args=["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"],
             )
             seconds = time.perf_counter() - started

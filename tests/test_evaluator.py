@@ -59,17 +59,17 @@ def test_ensemble_reports_a_spread(space, task_meta_features, held_out):
 def test_a_version_2_evaluator_learns_a_knob_and_search_picks_it(task_meta_features):
     """Search space 2's knobs (here layer normalization) reach the evaluator and the search."""
     from tfx_tanas.search import search
-    from tfx_tanas.search_space import SPACE_V2
+    from tfx_tanas.search_space import DEFAULT_SPACE
 
     def rule(arch) -> float:
         return 0.3 + 0.4 * arch.knob_weight("normalization", "layer") + 0.2 * arch.beta.mean()
 
     rng = np.random.default_rng(0)
-    archs = [SPACE_V2.sample(rng) if i % 2 else SPACE_V2.sample_continuous(rng) for i in range(6 * 60)]
+    archs = [DEFAULT_SPACE.sample(rng) if i % 2 else DEFAULT_SPACE.sample_continuous(rng) for i in range(6 * 60)]
     groups = np.repeat(np.arange(6), 60)
-    evaluator = ArchitectureEvaluator(SPACE_V2, EvaluatorConfig(hidden_units=(32, 16), epochs=60, ensemble_size=1))
+    evaluator = ArchitectureEvaluator(DEFAULT_SPACE, EvaluatorConfig(hidden_units=(32, 16), epochs=60, ensemble_size=1))
     evaluator.fit(task_meta_features[groups], np.stack([a.to_vector() for a in archs]), np.array([rule(a) for a in archs], np.float32), groups)
-    unseen = [SPACE_V2.sample(rng) for _ in range(60)]
+    unseen = [DEFAULT_SPACE.sample(rng) for _ in range(60)]
     predicted = evaluator.predict(task_meta_features[0], np.stack([a.to_vector() for a in unseen])).mean
     assert np.corrcoef(predicted, [rule(a) for a in unseen])[0, 1] > 0.8
     for method in ("gradient", "random"):  # gradient ascent moves the knobs' logits; mutations change knobs

@@ -11,7 +11,7 @@ from tfx_tanas.model_builder import GatedSkip, PadTo, WeightedSum, build_network
 from tfx_tanas.search_space import Architecture, SearchSpace
 from tfx_tanas.stacked import StackedNetworks
 
-WIDTHS = {"standard": 7, "quantile": 20, "periodic": 150}  # periodic wider than the widest layer (128)
+WIDTHS = {"standard": 7, "quantile": 20, "periodic": 150, "piecewise": 40}  # periodic wider than the widest layer (128)
 NUM_CLASSES = 3
 
 
@@ -30,8 +30,8 @@ def discrete_architecture(space: SearchSpace, layers: list[str], embedding: str)
 DISCRETE_CASES = [
     ([], "standard"),
     (["dense16_relu"], "quantile"),
-    (["dense128_tanh", "dense8_gelu", "dense64_relu"], "standard"),
-    (["dense32_gelu", "dense128_relu", "dense8_tanh", "dense16_relu"], "periodic"),
+    (["dense128_tanh", "dense16_gelu", "dense64_relu"], "standard"),
+    (["dense32_gelu", "dense128_relu", "dense16_tanh", "dense16_relu"], "periodic"),
 ]
 
 
@@ -66,7 +66,7 @@ def test_the_mixture_network_computes_the_patent_formula(space, beta):
 
 
 def test_mixture_network_uses_every_embedding_with_positive_gamma(space):
-    arch = Architecture(space, discrete_architecture(space, ["dense8_relu"], "standard").alpha, [1, 0, 0, 0], [0.5, 0.0, 0.5])
+    arch = Architecture(space, discrete_architecture(space, ["dense16_relu"], "standard").alpha, [1, 0, 0, 0], [0.5, 0.0, 0.5, 0.0])
     assert arch.plan.kinds == ("standard", "periodic")
     assert set(build_network(arch.plan, WIDTHS, NUM_CLASSES).input) == {"standard", "periodic"}
 
@@ -145,12 +145,11 @@ def test_stacked_networks_export_keras_networks_with_identical_logits(space):
 
 @pytest.fixture(scope="module")
 def space_v2():
-    from tfx_tanas.search_space import SPACE_V2
+    from tfx_tanas.search_space import DEFAULT_SPACE
 
-    return SPACE_V2
+    return DEFAULT_SPACE
 
 
-V2_WIDTHS = {**WIDTHS, "piecewise": 40}
 
 
 def test_version_2_networks_compute_the_patent_formula_with_layer_norm_and_residuals(space_v2):
@@ -162,9 +161,9 @@ def test_version_2_networks_compute_the_patent_formula_with_layer_norm_and_resid
         plan = arch.plan
         if not plan.layers or not (plan.normalization or plan.residual):
             continue
-        network = build_network(plan, V2_WIDTHS, NUM_CLASSES)
-        inputs = {k: np.random.default_rng(1).normal(size=(7, V2_WIDTHS[k])).astype(np.float32) for k in plan.kinds}
-        np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits(arch, network, inputs, V2_WIDTHS), rtol=1e-4, atol=1e-4)
+        network = build_network(plan, WIDTHS, NUM_CLASSES)
+        inputs = {k: np.random.default_rng(1).normal(size=(7, WIDTHS[k])).astype(np.float32) for k in plan.kinds}
+        np.testing.assert_allclose(network.predict(inputs, verbose=0), reference_logits(arch, network, inputs, WIDTHS), rtol=1e-4, atol=1e-4)
         checked += 1
     assert checked >= 4
 
@@ -205,10 +204,10 @@ def reference_logits(arch: Architecture, network: keras.Model, inputs: dict[str,
 def test_version_2_stacked_networks_export_identical_logits(space_v2):
     rng = np.random.default_rng(9)
     group = [space_v2.sample(rng) for _ in range(5)] + [space_v2.sample_continuous(rng) for _ in range(2)]
-    inputs = {k: np.random.default_rng(2).normal(size=(6, V2_WIDTHS[k])).astype(np.float32) for k in space_v2.embeddings}
-    stack = StackedNetworks(group, V2_WIDTHS, NUM_CLASSES, seed=0)
+    inputs = {k: np.random.default_rng(2).normal(size=(6, WIDTHS[k])).astype(np.float32) for k in space_v2.embeddings}
+    stack = StackedNetworks(group, WIDTHS, NUM_CLASSES, seed=0)
     stacked_logits = stack(stack.stack_inputs(inputs)).numpy()
     for index, arch in enumerate(group):
         keras_logits = stack.to_keras(index).predict({k: inputs[k] for k in arch.plan.kinds}, verbose=0)
         np.testing.assert_allclose(keras_logits, stacked_logits[index], rtol=1e-4, atol=1e-4)
-        assert arch.plan.num_parameters(V2_WIDTHS, NUM_CLASSES) == stack.to_keras(index).count_params()
+        assert arch.plan.num_parameters(WIDTHS, NUM_CLASSES) == stack.to_keras(index).count_params()

@@ -29,7 +29,7 @@ def assert_same_encoding(left: Architecture, right: Architecture, atol: float = 
 def test_vector_round_trip(space, kind, seed):
     arch = sampled(space, kind, seed)
     vector = arch.to_vector()
-    assert vector.shape == (space.encoding_size,) == (4 * 15 + 4 + 3,)
+    assert vector.shape == (space.encoding_size,) == (4 * 12 + 4 + 4 + 3 + 2 + 2 + 3,)  # alpha, beta, gamma, the knobs
     assert_same_encoding(Architecture.from_vector(space, vector), arch, atol=1e-6)
 
 
@@ -63,7 +63,9 @@ def test_json_states_layers_connectivity_and_schema_version(space):
     assert data["layers"][0]["kind"] == "quantile"
     assert [(layer.get("units"), layer["activation"]) for layer in data["layers"][1:]] == [(64, "relu"), (16, "tanh"), (None, "softmax")]
     assert [layer["inputs"] for layer in data["layers"][1:]] == [["embedding"], ["dense_1"], ["dense_2"]]
-    assert arch.describe() == "quantile -> dense64_relu -> dense16_tanh -> softmax"
+    assert arch.describe() == (
+        "quantile -> dense64_relu -> dense16_tanh -> softmax [weight_decay 0.0, normalization none, residual plain, learning_rate 0.0003]"
+    )
 
 
 def one_hot_encoding(space: SearchSpace, layers: list[tuple[int, str]], embedding: str, present_rows: list[int] | None = None) -> dict:
@@ -78,7 +80,8 @@ def one_hot_encoding(space: SearchSpace, layers: list[tuple[int, str]], embeddin
         alpha[row, names.index(f"dense{units}_{activation}")] = 1.0
         beta[row] = 1.0
     gamma = np.eye(len(space.embeddings))[space.embeddings.index(embedding)]
-    return {"alpha": alpha.tolist(), "beta": beta.tolist(), "gamma": gamma.tolist()}
+    knobs = {knob: np.eye(len(getattr(space, knob)))[0].tolist() for knob in space.encoded_knobs}  # each knob's first value
+    return {"alpha": alpha.tolist(), "beta": beta.tolist(), "gamma": gamma.tolist(), **knobs}
 
 
 def test_discretize_puts_present_layers_first(space):
@@ -96,7 +99,7 @@ def test_discretize_takes_argmax_and_gates_at_one_half(space):
     rng = np.random.default_rng(3)
     alpha = rng.dirichlet(np.ones(space.num_baselines), size=space.num_layers)
     beta = np.array([0.9, 0.2, 0.5, 0.49])
-    gamma = np.array([0.2, 0.5, 0.3])
+    gamma = np.array([0.2, 0.5, 0.2, 0.1])
     discrete = Architecture(space, alpha, beta, gamma).discretize()
     assert discrete.is_discrete
     np.testing.assert_array_equal(discrete.beta, [1, 1, 0, 0])  # rows 0 and 2 present, moved first
@@ -147,7 +150,7 @@ BAD_ARCHITECTURES = {
     "no encoding": (lambda d: d.pop("encoding"), "encoding"),
     "other schema version": (lambda d: d.update(schema_version=2), "schema_version"),
     "unknown search space version": (lambda d: d["search_space"].update(version=3), "version"),
-    "knobs in a version 1 space": (lambda d: d["search_space"].update(residual=["plain", "residual"]), "version 1 has no"),
+    "a version 1 search space": (lambda d: d["search_space"].update(version=1), "version 1 is not supported: this release reads search space version 2"),
     "layers disagree with the encoding": (lambda d: d["layers"][1].update(units=999), "disagree"),
     "a layer deleted": (lambda d: d["layers"].pop(1), "disagree"),
 }
@@ -184,9 +187,9 @@ def test_equivalent_encodings_of_one_network_share_one_key(space):
     for absent_choice in (0, 5, 10):
         encoding = one_hot_encoding(space, layers, "standard")
         encoding["alpha"][3] = np.eye(space.num_baselines)[absent_choice].tolist()
-        keys.add(Architecture(space, **encoding).key)
+        keys.add(Architecture.from_encoding_json(space, encoding).key)
     spread_out = one_hot_encoding(space, layers, "standard", present_rows=[0, 2, 3])
-    keys.add(Architecture(space, **spread_out).key)
+    keys.add(Architecture.from_encoding_json(space, spread_out).key)
     assert len(keys) == 1
 
 

@@ -12,7 +12,7 @@ from synthetic import FAST_PROTOCOL, LABEL
 from tfx_tanas.data import stratified_split
 from tfx_tanas.errors import InputError
 from tfx_tanas.protocol import PROTOCOL_V2, TrainingProtocol
-from tfx_tanas.search_space import SPACE_V2, sample_architectures
+from tfx_tanas.search_space import DEFAULT_SPACE, sample_architectures
 from tfx_tanas.task_data import prepare_splits, prepare_task
 from tfx_tanas.training import accuracy, cross_validated_scores, train_architectures
 
@@ -124,7 +124,7 @@ FAST_V2 = dataclasses.replace(PROTOCOL_V2, min_steps=40, max_steps=40, evaluatio
 def test_protocol_v2_keeps_each_networks_best_segment(tiny_task):
     """Early stopping: the kept network is the one of the lowest validation loss, so its own
     validation accuracy is its score."""
-    archs = sample_architectures(SPACE_V2, 4, seed=3)
+    archs = sample_architectures(DEFAULT_SPACE, 4, seed=3)
     for result in train_architectures(tiny_task, archs, FAST_V2, seed=0, group_size=4, keep_networks=True):
         assert result.ok and len(result.validation_history) == FAST_V2.evaluations
         assert min(abs(result.score - v) for v in result.validation_history) < 1e-5
@@ -139,5 +139,5 @@ def test_small_tasks_are_scored_on_repeated_stratified_folds(tiny_frame):
         validation = np.concatenate([v for _, v in folds])
         assert sorted(validation) == list(range(len(tiny_frame)))  # each repeat's folds partition the rows
         assert all(not set(t) & set(v) for t, v in folds)
-    results = cross_validated_scores(tiny_frame, LABEL, sample_architectures(SPACE_V2, 3, seed=4, continuous_fraction=0.34), FAST_V2, 0, 3)
+    results = cross_validated_scores(tiny_frame, LABEL, sample_architectures(DEFAULT_SPACE, 3, seed=4, continuous_fraction=0.34), FAST_V2, 0, 3)
     assert all(r.ok and 0.0 <= r.score <= 1.0 for r in results)

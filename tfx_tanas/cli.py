@@ -105,11 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--ensemble", type=int, default=options.ENSEMBLE_SIZE, help="ensemble members (their spread is the reported uncertainty)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument(
-        "--space", type=int, choices=(1, 2), default=1,
-        help="search space version to generate records in (its protocol comes with it); default: the bundled evaluator's",
-    )
-    build.add_argument(
-        "--max-rows", type=int, default=10000, help="larger task tables are subsampled (seeded) to this many rows before training",
+        "--max-rows", type=int, default=options.MAX_TASK_ROWS, help="larger task tables are subsampled (seeded) to this many rows before training",
     )
     build.add_argument(
         "--beam-pipeline-args", default=" ".join(options.LOCAL_PARALLEL_BEAM_ARGS), metavar="ARGS",
@@ -260,14 +256,14 @@ def _build_evaluator(args: argparse.Namespace) -> None:
     from tfx_tanas.evaluator import EvaluatorConfig
     from tfx_tanas.meta_training import generate_records, refresh_meta_features
     from tfx_tanas.protocol import protocol_for
-    from tfx_tanas.search_space import SPACES
+    from tfx_tanas.search_space import DEFAULT_SPACE
     from tfx_tanas.tasks import task_set
 
     config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
     tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior)
     if tasks:
         summary = generate_records(
-            tasks, args.records, SPACES[args.space], archs_per_task=args.archs_per_task, protocol=protocol_for(args.space),
+            tasks, args.records, DEFAULT_SPACE, archs_per_task=args.archs_per_task, protocol=protocol_for(DEFAULT_SPACE.version),
             seed=args.seed, measurements=args.measurements, max_rows=args.max_rows,
             beam_pipeline_args=shlex.split(args.beam_pipeline_args), parts_dir=args.parts_dir,
         )

@@ -18,6 +18,7 @@ from scipy.stats import spearmanr
 
 from tfx_tanas.evaluator import EvaluatorConfig
 from tfx_tanas.meta_training import task_samples
+from tfx_tanas.options import RISK_AVERSION
 from tfx_tanas.records import Record, average_over_seeds, to_arrays
 from tfx_tanas.workflows import train_evaluator
 
@@ -70,16 +71,22 @@ class CrossValidationReport:
 
 
 def within_task_figures(
-    tasks: np.ndarray, predicted: np.ndarray, measured: np.ndarray, baseline_picks: np.ndarray | None = None
+    tasks: np.ndarray,
+    predicted: np.ndarray,
+    measured: np.ndarray,
+    baseline_picks: np.ndarray | None = None,
+    pick_scores: np.ndarray | None = None,
 ) -> list[TaskFigures]:
-    """Per task, Spearman and top-1 regret; ``baseline_picks`` marks the rows of the task-blind
-    pick (one per task at most), whose regret is reported beside."""
+    """Per task, Spearman of ``predicted`` and the top-1 regret of the row with the highest
+    ``pick_scores`` (default ``predicted``; -inf rows are never picked); ``baseline_picks`` marks
+    the rows of the task-blind pick (one per task at most), whose regret is reported beside."""
+    pick_scores = predicted if pick_scores is None else pick_scores
     figures = []
     for task in np.unique(tasks):
         rows = tasks == task
         pred, meas = predicted[rows], measured[rows]
         rho = spearmanr(pred, meas).statistic if np.ptp(meas) > 0 and np.ptp(pred) > 0 else np.nan
-        regret = 100.0 * (meas.max() - meas[np.argmax(pred)])
+        regret = 100.0 * (meas.max() - meas[np.argmax(pick_scores[rows])])
         baseline = np.nan
         if baseline_picks is not None and baseline_picks[rows].any():
             baseline = 100.0 * (meas.max() - meas[baseline_picks[rows]].mean())
@@ -100,15 +107,20 @@ def best_on_average(records: list[Record], coverage: float = 0.9) -> str:
     return max(shared, key=lambda key: np.mean(shared[key]))
 
 
-def leave_task_out(records: list[Record], config: EvaluatorConfig, folds: int = 5, seed: int = 0) -> CrossValidationReport:
-    """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat."""
+def leave_task_out(
+    records: list[Record], config: EvaluatorConfig, folds: int = 5, seed: int = 0, risk_aversion: float = RISK_AVERSION
+) -> CrossValidationReport:
+    """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat. The
+    top-1 pick is the search's rule: the discrete network with the best ``mean - risk_aversion *
+    spread`` of the ensemble's predictions."""
     records = average_over_seeds(records)  # one row per (task, architecture), as the arrays
     arrays = to_arrays(records)
     tasks = np.unique(arrays.groups)
     fold_of = dict(zip(np.random.default_rng(seed).permutation(tasks), np.arange(len(tasks)) % folds))
     fold = np.array([fold_of[t] for t in arrays.groups])
     samples = task_samples(list(tasks), seed) if config.uses_learned else {}
-    predicted = np.zeros(len(arrays.scores))
+    predicted, pick_scores = np.zeros(len(arrays.scores)), np.zeros(len(arrays.scores))
+    discrete = np.array([r.architecture.is_discrete for r in records])
     keys = np.array([r.architecture.key for r in records])
     baseline_picks = np.zeros(len(records), dtype=bool)
     for k in range(folds):
@@ -117,6 +129,8 @@ def leave_task_out(records: list[Record], config: EvaluatorConfig, folds: int = 
         baseline_picks |= (fold == k) & (keys == best_on_average(training))
         for task in np.unique(arrays.groups[fold == k]):
             rows = arrays.groups == task
-            predicted[rows] = evaluator.predict(arrays.meta_features[rows], arrays.encodings[rows], samples.get(task)).mean
+            prediction = evaluator.predict(arrays.meta_features[rows], arrays.encodings[rows], samples.get(task))
+            predicted[rows] = prediction.mean
+            pick_scores[rows] = np.where(discrete[rows], prediction.mean - risk_aversion * prediction.std, -np.inf)
         log.info("fold %d/%d done (%d held-out tasks)", k + 1, folds, len(np.unique(arrays.groups[fold == k])))
-    return CrossValidationReport(config, within_task_figures(arrays.groups, predicted, arrays.scores, baseline_picks))
+    return CrossValidationReport(config, within_task_figures(arrays.groups, predicted, arrays.scores, baseline_picks, pick_scores))

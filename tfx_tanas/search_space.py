@@ -30,7 +30,7 @@ import numpy as np
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.network_plan import BaselineLayer, Component, LayerPlan, NetworkPlan
 
-SEARCH_SPACE_VERSIONS = (1, 2)
+SEARCH_SPACE_VERSIONS = (2,)  # version 1 (tfx-tanas 0.1: no knobs, 8-unit layers) is refused
 ARCHITECTURE_SCHEMA_VERSION = 1
 ACTIVATIONS = ("relu", "tanh", "gelu")
 EMBEDDINGS = ("standard", "quantile", "periodic", "piecewise")
@@ -48,18 +48,21 @@ class SearchSpace:
     """J parametrized layers over p baseline layers, and E baseline embeddings."""
 
     num_layers: int = 4
-    units: tuple[int, ...] = (8, 16, 32, 64, 128)
+    units: tuple[int, ...] = (16, 32, 64, 128)
     activations: tuple[str, ...] = ACTIVATIONS
-    embeddings: tuple[str, ...] = ("standard", "quantile", "periodic")
-    weight_decay: tuple[float, ...] = (0.0,)  # decoupled (AdamW): each step shrinks kernels by lr * weight_decay
-    normalization: tuple[str, ...] = ("none",)
-    residual: tuple[str, ...] = ("plain",)
-    learning_rate: tuple[float, ...] = (1e-3,)
-    version: int = 1
+    embeddings: tuple[str, ...] = EMBEDDINGS
+    weight_decay: tuple[float, ...] = (0.0, 0.1, 1.0)  # decoupled (AdamW): each step shrinks kernels by lr * weight_decay
+    normalization: tuple[str, ...] = NORMALIZATIONS
+    residual: tuple[str, ...] = RESIDUALS
+    learning_rate: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
+    version: int = 2
 
     def __post_init__(self) -> None:
         if self.version not in SEARCH_SPACE_VERSIONS:
-            raise VersionMismatchError(f"search_space version {self.version} is not supported (this release reads {SEARCH_SPACE_VERSIONS})")
+            raise VersionMismatchError(
+                f"search space version {self.version} is not supported: this release reads search space version "
+                f"{', '.join(map(str, SEARCH_SPACE_VERSIONS))} (rebuild evaluators and records with `tanas build-evaluator`)"
+            )
         for knob, known in (("normalization", NORMALIZATIONS), ("residual", RESIDUALS)):
             values = getattr(self, knob)
             if not values or set(values) - set(known):
@@ -127,8 +130,6 @@ class SearchSpace:
         defaults = cls()
         try:
             version = int(data.get("version", defaults.version))
-            if version == 1 and set(data) & set(KNOBS):
-                raise InputError(f"search_space version 1 has no {sorted(set(data) & set(KNOBS))}")
             return cls(
                 num_layers=int(data.get("num_layers", 4)),
                 units=tuple(int(u) for u in data.get("units", defaults.units)),
@@ -400,21 +401,11 @@ def _reject_unknown(data: Mapping[str, Any], known: set[str], where: str) -> Non
         raise InputError(f"{where}: unknown field(s) {sorted(unknown)}; allowed {sorted(known)}")
 
 
-SPACE_V1 = SearchSpace()
-# Version 2 adds the choices whose best value depends on the task (Kadra et al. 2021, Gorishniy et
-# al. 2022): regularization (weight decay), layer normalization, residual connections, the
-# learning rate and a piecewise-linear numeric embedding (8-unit layers give way to them).
-SPACE_V2 = SearchSpace(
-    version=2,
-    units=(16, 32, 64, 128),
-    embeddings=EMBEDDINGS,
-    weight_decay=(0.0, 0.1, 1.0),
-    normalization=NORMALIZATIONS,
-    residual=RESIDUALS,
-    learning_rate=(3e-4, 1e-3, 3e-3),
-)
-SPACES = {1: SPACE_V1, 2: SPACE_V2}
-DEFAULT_SPACE = SPACE_V1  # the space `tanas search`, `tanas train` and the bundled evaluator use
+# Search space 2 adds to the patent's alphas, betas and gammas the choices whose best value depends
+# on the task (Kadra et al. 2021, Gorishniy et al. 2022): regularization (weight decay), layer
+# normalization, residual connections, the learning rate and a piecewise-linear numeric embedding
+# (8-unit layers gave way to them).
+DEFAULT_SPACE = SearchSpace()  # the space `tanas search`, `tanas train` and the bundled evaluator use
 
 
 def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_fraction: float = 0.0) -> list[Architecture]:

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from tfx_tanas.errors import InputError
+from tfx_tanas.options import MAX_TASK_ROWS
 
-MAX_TASK_ROWS = 10000  # larger sets are subsampled (seeded) to keep meta-training affordable
 SKLEARN_SETS = ("iris", "wine", "breast_cancer", "digits")
 
 

@@ -18,13 +18,16 @@ class EvaluatorConfig:
     epochs: int = options.EVALUATOR_EPOCHS
     batch_size: int = 64
     ensemble_size: int = options.ENSEMBLE_SIZE
+    standing: str = options.STANDINGS[0]  # the within_task target, one of options.STANDINGS
     ranking_weight: float = 3.0  # weight of the within-task term of loss="pairwise" or "within_task"
-    context_noise: float = 1.0  # std of Gaussian noise on the normalized task description while training
+    context_noise: float = 0.5  # std of Gaussian noise on the normalized task description while training (benchmarks/evaluator_cv.py)
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.loss not in options.EVALUATOR_LOSSES:
             raise InputError(f"evaluator loss must be one of {options.EVALUATOR_LOSSES}, got {self.loss!r}")
+        if self.standing not in options.STANDINGS:
+            raise InputError(f"evaluator standing must be one of {options.STANDINGS}, got {self.standing!r}")
         if self.meta_features not in options.META_FEATURE_MODES:
             raise InputError(f"evaluator meta_features must be one of {options.META_FEATURE_MODES}, got {self.meta_features!r}")
         if not 0.0 <= self.context_noise <= 1.0:  # z-score units: beyond 1 the noise outweighs the task description
@@ -44,4 +47,5 @@ class EvaluatorConfig:
     def from_dict(cls, data: dict[str, Any]) -> EvaluatorConfig:
         data = dict(data)
         data["hidden_units"] = tuple(data.get("hidden_units", cls.hidden_units))
+        data.setdefault("standing", "zscore")  # evaluators saved before the field was added
         return cls(**data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy.stats import norm, rankdata
 
 from tfx_tanas.evaluator.config import EvaluatorConfig
 from tfx_tanas.evaluator.network import MemberNetwork
@@ -39,13 +40,18 @@ def fit_ensemble(
         _fit_member(member, config, statistics[rows], encodings[rows], y[rows], groups[rows], samples, seed=config.seed + index)
 
 
-def within_task_standing(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Each score's deviation from its task's mean in units of the task's spread (so every task
-    counts alike, as in the within-task Spearman that measures the evaluator)."""
+def within_task_standing(y: np.ndarray, groups: np.ndarray, kind: str = "zscore") -> np.ndarray:
+    """How each score stands among its task's, on a common scale for every task (as in the
+    within-task Spearman that measures the evaluator): ``"zscore"``, the deviation from the task's
+    mean in units of its spread; ``"rank"``, the normal quantile of the within-task rank (ties
+    share their mean rank), which a few diverged trainings cannot stretch."""
     standing = np.zeros_like(y)
     for g in np.unique(groups):
         rows = groups == g
-        standing[rows] = (y[rows] - y[rows].mean()) / (y[rows].std() + 0.02)
+        if kind == "rank":
+            standing[rows] = norm.ppf((rankdata(y[rows]) - 0.5) / rows.sum())
+        else:
+            standing[rows] = (y[rows] - y[rows].mean()) / (y[rows].std() + 0.02)
     return standing
 
 
@@ -87,7 +93,7 @@ def _fit_member(
     variables = list(member.trainable_variables)
     optimizer.build(variables)
     all_samples = tf.constant(samples) if samples is not None else None  # the encoder embeds every task once per step
-    standing = within_task_standing(y, groups)
+    standing = within_task_standing(y, groups, config.standing)
 
     @tf.function(reduce_retracing=True)
     def step(zb, ub, yb, sb, gb):
