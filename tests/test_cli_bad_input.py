@@ -93,7 +93,7 @@ def run_expecting_error(argv: list[str], inputs: Path, capsys) -> str:
 def command(name: str, data: Path, out: Path, architecture: Path, evaluator: Path) -> list[str]:
     argv = [name, "--data", str(data), "--label", LABEL, "--out", str(out)]
     if name == "train":
-        return [*argv, "--architecture", str(architecture), "--epochs", "3"]
+        return [*argv, "--architecture", str(architecture), "--max-steps", "40"]
     return [*argv, "--evaluator", str(evaluator)]
 
 
@@ -161,8 +161,8 @@ def edited(change: Callable[[dict], None]) -> Callable[[dict], str]:
 BAD_ARCHITECTURES = {
     "unknown top-level field": (edited(lambda d: d.update(dropout=0.5)), "unknown field(s) ['dropout']"),
     "unknown encoding field": (edited(lambda d: d["encoding"].update(delta=[0])), "unknown field(s) ['delta']"),
-    "alpha of the wrong shape": (edited(lambda d: d["encoding"]["alpha"].pop()), "alpha has shape (3, 15)"),
-    "gamma of the wrong shape": (edited(lambda d: d["encoding"]["gamma"].append(0.0)), "gamma has shape (4,)"),
+    "alpha of the wrong shape": (edited(lambda d: d["encoding"]["alpha"].pop()), "alpha has shape (3, 12)"),
+    "gamma of the wrong shape": (edited(lambda d: d["encoding"]["gamma"].append(0.0)), "gamma has shape (5,)"),
     "NaN in the encoding": (lambda valid: json.dumps(valid).replace('"gamma": [0.0,', '"gamma": [NaN,', 1), "NaN"),
     "layers that disagree": (edited(lambda d: d["layers"].pop(1)), "disagree"),
     "not JSON": (lambda valid: json.dumps(valid)[:-20], "not valid JSON"),
@@ -207,8 +207,11 @@ def edit_manifest(directory: Path, change: Callable[[dict], None]) -> None:
     ("change", "expected"),
     [
         pytest.param(lambda m: m.update(meta_feature_version=m["meta_feature_version"] + 1), "meta-features version", id="meta-feature version"),
-        pytest.param(lambda m: m["search_space"].update(version=2), "trained for search space v2-", id="search space of the other version"),
-        pytest.param(lambda m: m["search_space"].update(version=99), "search_space version 99 is not supported", id="unknown search-space version"),
+        pytest.param(
+            lambda m: m["search_space"].update(version=1), "search space version 1 is not supported: this release reads search space version 2",
+            id="search space version 1",
+        ),
+        pytest.param(lambda m: m["search_space"].update(version=99), "search space version 99 is not supported", id="unknown search-space version"),
     ],
 )
 def test_evaluator_for_another_version_exits_2(change, expected, tmp_path, tiny_csv, evaluator_copy, capsys):

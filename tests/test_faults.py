@@ -73,3 +73,26 @@ def test_build_evaluator_killed_at_a_random_moment_resumes_without_redoing_train
     assert all(line in after for _, line in before)  # what the killed run finished is kept, not redone
     assert f"{len(before)} already present" in again.stderr or not before
     assert (tmp_path / "evaluator" / "evaluator.json").exists()
+
+
+def test_a_full_disk_while_exporting_is_one_line_and_leaves_no_partial_model(tmp_path, space):
+    """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail as ENOSPC
+    would, here while the SavedModel is written."""
+    import resource
+
+    make_table(240, seed=0).to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "architecture.json").write_text(json.dumps(space.sample(np.random.default_rng(3)).to_json()))
+    inputs = {name: (tmp_path / name).read_bytes() for name in ("train.csv", "architecture.json")}
+    out = tmp_path / "out"
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16_000, 16_000))
+
+    argv = ["train", "--data", str(tmp_path / "train.csv"), "--label", LABEL, "--architecture", str(tmp_path / "architecture.json"), "--out", str(out)]
+    full = subprocess.run([str(TANAS), *argv], capture_output=True, text=True, preexec_fn=small_disk)
+    assert full.returncode == 2, full.stderr[-2000:]
+    message = full.stderr.strip().splitlines()[-1]
+    assert message.startswith("tanas: error:") and "Traceback" not in full.stderr, full.stderr[-2000:]
+    assert complete_versions(out / "serving") == []
+    assert {name: (tmp_path / name).read_bytes() for name in inputs} == inputs

@@ -79,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--architecture", required=True, help="architecture.json, or a .jsonl of architectures")
     train.add_argument("--out", required=True)
     train.add_argument("--eval-data", help="CSV to measure eval_accuracy on (default: the validation split)")
-    train.add_argument("--epochs", type=int, help="override the protocol's epochs")
+    train.add_argument(
+        "--max-steps", type=int, metavar="N",
+        help="cap the protocol's step budget at N training steps (a quick run; its scores are not comparable to the records')",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--records", help="append the measured (meta-features, architecture, score) records to this .jsonl (continual records)")
     train.set_defaults(handler=_train)
@@ -204,8 +207,8 @@ def _train(args: argparse.Namespace) -> None:
     from tfx_tanas.protocol import protocol_for
 
     out = _output_dir(args, [args.data, args.architecture, args.eval_data])
-    if args.records and args.epochs is not None:
-        raise InputError("--records keeps only measurements under the protocol; drop --epochs to record them")
+    if args.records and args.max_steps is not None:
+        raise InputError("--records keeps only measurements under the protocol; drop --max-steps to record them")
     if args.records and Path(args.records).resolve() in {Path(p).resolve() for p in (args.data, args.architecture, args.eval_data) if p}:
         raise InputError(f"--records {args.records} is one of your inputs; name a records file of its own")
     architectures = read_architectures(args.architecture)
@@ -215,12 +218,10 @@ def _train(args: argparse.Namespace) -> None:
     if len(versions) > 1:
         raise InputError(f"{args.architecture} mixes search space versions {sorted(versions)}; train one version at a time")
     protocol = protocol_for(versions.pop())
-    if args.epochs is not None:
-        if protocol.steps_per_sqrt_row:
-            raise InputError("--epochs applies to protocol version 1 only; version 2 sets its step budget from the data")
-        if args.epochs < protocol.score_evaluations:
-            raise InputError(f"--epochs must be at least {protocol.score_evaluations}")
-        protocol = dataclasses.replace(protocol, epochs=args.epochs)
+    if args.max_steps is not None:
+        if args.max_steps < protocol.evaluations:
+            raise InputError(f"--max-steps must be at least {protocol.evaluations} (one step between two of the protocol's evaluations)")
+        protocol = dataclasses.replace(protocol, max_steps=args.max_steps, min_steps=min(protocol.min_steps, args.max_steps))
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

@@ -151,8 +151,10 @@ def generate_records(
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    if measurements < 1 or (chunk_size is not None and chunk_size < 1):
-        raise InputError(f"measurements and chunk_size must be at least 1, got {measurements} and {chunk_size}")
+    if measurements < 1:
+        raise InputError(f"measurements must be at least 1, got {measurements}")
+    if chunk_size is not None and chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
     out_path = Path(out_path)
     parts = str(parts_dir or f"{out_path}.parts")
     summary = GenerationSummary()

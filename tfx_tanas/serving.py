@@ -58,8 +58,13 @@ def parse_examples(examples: tf.Tensor, schema: TabularSchema) -> dict[str, tf.T
 
 
 def save_serving_model(module: ServingModule, path: str | os.PathLike) -> None:
-    """A SavedModel whose ``serving_default`` maps serialized tf.Examples to class probabilities."""
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    """A SavedModel whose ``serving_default`` maps serialized tf.Examples to class probabilities.
+    A write the file system refuses (full disk, file-size limit, permissions) is an ``OSError``,
+    as for any other file a command writes."""
+    try:
+        tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    except (tf.errors.ResourceExhaustedError, tf.errors.OutOfRangeError, tf.errors.PermissionDeniedError) as err:
+        raise OSError(f"could not write the model ({err.message.rsplit('; ', 1)[-1]})") from None
 
 
 def export_serving_model(module: ServingModule, serving_root: str | os.PathLike) -> Path:
