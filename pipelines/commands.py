@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -41,6 +43,20 @@ METADATA_FILE = "metadata.sqlite"
 SERVING_DIR = "serving"
 EVALUATOR_DIR = "evaluator"
 
+log = logging.getLogger(__name__)
+
+
+def remove_partial_versions(serving_dir: Path) -> None:
+    """Version directories without ``saved_model.pb``, which TFX's Pusher copies last: a push that
+    was killed mid-way. TF Serving cannot load them; the command holds ``--out``, so no push is
+    under way, and they are removed."""
+    if not serving_dir.is_dir():
+        return
+    for version in serving_dir.iterdir():
+        if version.name.isdigit() and version.is_dir() and not (version / "saved_model.pb").exists():
+            log.warning("removing %s: a push interrupted before its saved_model.pb was copied", version)
+            shutil.rmtree(version)
+
 
 def run_command(args: argparse.Namespace) -> None:
     out = Path(args.out)
@@ -55,6 +71,7 @@ def run_command(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
     args.held.enter_context(exclusive_directory(out))
+    remove_partial_versions(out / SERVING_DIR)
 
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from synthetic import LABEL, make_table
 
 from tfx_tanas.records import read_records, scan_lines
@@ -75,6 +76,25 @@ def test_build_evaluator_killed_at_a_random_moment_resumes_without_redoing_train
     assert (tmp_path / "evaluator" / "evaluator.json").exists()
 
 
+def test_run_killed_at_a_random_moment_then_run_again_pushes_a_whole_model(tmp_path, space):
+    """`tanas run` (the TFX pipeline) killed mid-way: the next run completes; TF Serving never
+    sees a partial version."""
+    from tfx_inputs import CHILE_CSV, fitted_evaluator
+    from tfx_inputs import LABEL as CHILE_LABEL
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.read_csv(CHILE_CSV).sample(300, random_state=0).to_csv(data / "chile.csv", index=False)
+    evaluator = fitted_evaluator(space).save(tmp_path / "evaluator")
+    argv = ["run", "--data", str(data), "--label", CHILE_LABEL, "--out", str(tmp_path / "out"), "--evaluator", str(evaluator)]
+    rng = np.random.default_rng(int(time.time()))
+    kill_after(start(argv), float(rng.uniform(5.0, 60.0)))
+    again = subprocess.run([str(TANAS), *argv], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    # TFX's Pusher copies saved_model.pb last; a version a killed push left without it is removed
+    assert len(complete_versions(tmp_path / "out" / "serving")) >= 1
+
+
 def test_a_full_disk_while_exporting_is_one_line_and_leaves_no_partial_model(tmp_path, space):
     """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail as ENOSPC
     would, here while the SavedModel is written."""
@@ -96,3 +116,14 @@ def test_a_full_disk_while_exporting_is_one_line_and_leaves_no_partial_model(tmp
     assert message.startswith("tanas: error:") and "Traceback" not in full.stderr, full.stderr[-2000:]
     assert complete_versions(out / "serving") == []
     assert {name: (tmp_path / name).read_bytes() for name in inputs} == inputs
+
+
+def test_a_version_a_killed_push_left_without_its_saved_model_is_removed(tmp_path):
+    from tfx_tanas.pipelines.commands import remove_partial_versions
+
+    for version, files in {"100": ["saved_model.pb", "variables/variables.index"], "200": ["variables/variables.index"]}.items():
+        for name in files:
+            (tmp_path / version / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / version / name).write_text("x")
+    remove_partial_versions(tmp_path)
+    assert complete_versions(tmp_path) == ["100"]
