@@ -120,11 +120,14 @@ def static_baselines(records: list[Record], space: SearchSpace) -> dict[str, lis
 
 
 def default_mlp(space: SearchSpace) -> Architecture:
-    """The plain network a user would try first: standard embedding, two 128-unit ReLU layers."""
+    """The plain network a user would try first: standard embedding, two 128-unit ReLU layers,
+    Adam at its default learning rate 1e-3, no weight decay, normalization or residuals."""
     names = [b.name for b in space.baseline_layers]
     alpha = np.tile(np.eye(space.num_baselines)[names.index("dense128_relu")], (space.num_layers, 1))
     beta = (np.arange(space.num_layers) < 2).astype(float)
-    return Architecture(space, alpha, beta, np.eye(len(space.embeddings))[space.embeddings.index("standard")])
+    plain = {"weight_decay": 0.0, "normalization": "none", "residual": "plain", "learning_rate": 1e-3}
+    knobs = {knob: np.eye(len(getattr(space, knob)))[list(getattr(space, knob)).index(plain[knob])] for knob in space.encoded_knobs}
+    return Architecture(space, alpha, beta, np.eye(len(space.embeddings))[space.embeddings.index("standard")], knobs)
 
 
 def nearest_task_best(meta_vector: np.ndarray, evaluator: ArchitectureEvaluator, records: list[Record]) -> Architecture:

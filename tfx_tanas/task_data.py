@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from tfx_tanas.data import Split, TabularSchema, class_names, clean_frame, strat
 from tfx_tanas.embeddings import TabularEncoder
 from tfx_tanas.errors import InputError
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
-from tfx_tanas.search_space import EMBEDDINGS
+from tfx_tanas.search_space import EMBEDDINGS, Architecture
 
 
 @dataclasses.dataclass
@@ -66,26 +67,37 @@ def encode_features(encoder: TabularEncoder, frame: pd.DataFrame) -> dict[str, n
     return {k: v.numpy() for k, v in encoder(tensors).items()}
 
 
-def prepare_task(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> PreparedTask:
-    """Clean, split (seeded, stratified) and encode a labelled frame."""
+def used_embeddings(architectures: Sequence[Architecture]) -> tuple[str, ...]:
+    """The baseline embeddings some architecture reads, in the space's order: the only ones worth
+    computing (each can be wide: on a large table, computing all of them dominates memory)."""
+    used = {kind for arch in architectures for kind in arch.plan.kinds}
+    return tuple(kind for kind in EMBEDDINGS if kind in used)
+
+
+def prepare_task(
+    frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0, kinds: Sequence[str] = EMBEDDINGS
+) -> PreparedTask:
+    """Clean, split (seeded, stratified) and encode a labelled frame with the embeddings ``kinds``."""
     frame = clean_frame(frame, label)
     labels = TabularSchema(label, class_names(frame[label]), [], []).encode_labels(frame[label])
     split: Split = stratified_split(labels, protocol.validation_fraction, seed)
-    return prepare_from_splits(frame.iloc[split.train], frame.iloc[split.validation], label)
+    return prepare_from_splits(frame.iloc[split.train], frame.iloc[split.validation], label, kinds)
 
 
-def prepare_splits(frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0) -> PreparedTask:
+def prepare_splits(
+    frame: pd.DataFrame, label: str, protocol: TrainingProtocol = DEFAULT_PROTOCOL, seed: int = 0, kinds: Sequence[str] = EMBEDDINGS
+) -> PreparedTask:
     """The task with the splits the protocol scores it on: one seeded 80/20 split, or k folds
     (stratified when every class has k rows, drawn as often as the protocol says)."""
     frame = clean_frame(frame, label)
     folds, repeats = protocol.num_folds(len(frame))
     if folds == 1:
-        return prepare_task(frame, label, protocol, seed)
+        return prepare_task(frame, label, protocol, seed, kinds)
     from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
     frame = frame.reset_index(drop=True)
     schema = TabularSchema.fit(frame, label, class_names(frame[label]))
-    encoder = TabularEncoder(schema, EMBEDDINGS)
+    encoder = TabularEncoder(schema, kinds)
     labels = schema.encode_labels(frame[label])
     stratify = np.bincount(labels).min() >= folds
     splitter = (RepeatedStratifiedKFold if stratify else RepeatedKFold)(n_splits=folds, n_repeats=repeats, random_state=seed)
@@ -93,13 +105,13 @@ def prepare_splits(frame: pd.DataFrame, label: str, protocol: TrainingProtocol =
     return PreparedTask(schema, encoder, EncodedSplit(encode_features(encoder, frame), labels), splits, frame)
 
 
-def prepare_from_splits(train_frame: pd.DataFrame, validation_frame: pd.DataFrame, label: str) -> PreparedTask:
+def prepare_from_splits(train_frame: pd.DataFrame, validation_frame: pd.DataFrame, label: str, kinds: Sequence[str] = EMBEDDINGS) -> PreparedTask:
     """Encode given, cleaned splits: schema and encoder are fitted on the training rows only."""
     train_frame = train_frame.reset_index(drop=True)
     validation_frame = validation_frame.reset_index(drop=True)
     classes = class_names(pd.concat([train_frame[label], validation_frame[label]]))
     schema = TabularSchema.fit(train_frame, label, classes)
-    encoder = TabularEncoder(schema, EMBEDDINGS)
+    encoder = TabularEncoder(schema, kinds)
     both = pd.concat([train_frame, validation_frame], ignore_index=True)
     rows = np.arange(len(both))
     return PreparedTask(

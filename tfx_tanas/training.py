@@ -22,7 +22,7 @@ from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
 from tfx_tanas.search_space import Architecture
 from tfx_tanas.serving import ServingModule
 from tfx_tanas.stacked import plan_stacks, train_stack
-from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_splits, prepare_task
+from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_splits, prepare_task, used_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ def cross_validated_scores(
 ) -> list[TrainResult]:
     """Every architecture's score on a labelled frame: on one 80/20 split, or the mean over k
     folds when the protocol cross-validates a task this small (all folds train as one stack)."""
-    return train_architectures(prepare_splits(frame, label, protocol, seed), architectures, protocol, seed, group_size=group_size)
+    task = prepare_splits(frame, label, protocol, seed, used_embeddings(architectures))
+    return train_architectures(task, architectures, protocol, seed, group_size=group_size)
 
 
 class _QuietRetracing(logging.Filter):
@@ -148,7 +149,7 @@ def train_and_select(
     The best is the highest validation score (never the evaluation data, which stays unseen);
     ``eval_accuracy`` is measured on ``eval_frame`` when given, on the validation split otherwise.
     """
-    task = prepare_task(frame, label, protocol, seed)
+    task = prepare_task(frame, label, protocol, seed, used_embeddings(architectures))
     evaluation = task.encode(clean_frame(eval_frame, label)) if eval_frame is not None else task.validation
     evaluations, steps_per_evaluation = protocol.schedule(len(task.train.labels))
     steps = evaluations * steps_per_evaluation
