@@ -253,14 +253,14 @@ class _PartCollector:
                 _remove(path)  # after the append: a kill in between is caught by the check above
                 if name in self._expected:
                     self._finished += 1
-                    self._log_pace(content["task"])
+                    self._log_pace(content["task"], "skipped" if "skipped" in content else "done")
 
-    def _log_pace(self, task_id: str) -> None:
+    def _log_pace(self, task_id: str, outcome: str) -> None:
         total = len(self._expected)
         eta = self.elapsed / self._finished * (total - self._finished)
         log.info(
-            "[%d/%d] %s done; %d records written; elapsed %.0fs, ETA %.0fs",
-            self._finished, total, task_id, self._summary.records_written, self.elapsed, eta,
+            "[%d/%d] %s %s; %d records written; elapsed %.0fs, ETA %.0fs",
+            self._finished, total, task_id, outcome, self._summary.records_written, self.elapsed, eta,
         )
 
     @contextlib.contextmanager
