@@ -225,7 +225,11 @@ def kerastuner_search(prepared: PreparedTask, space: SearchSpace, protocol: Trai
         plan = architecture(hp).plan
         network = build_network(plan, widths, prepared.num_classes)
         inputs = {kind: keras.Input((widths[kind],), name=kind) for kind in space.embeddings}  # every trial gets every embedding
-        model = keras.Model(inputs, network({kind: inputs[kind] for kind in plan.kinds}))
+        logits = network({kind: inputs[kind] for kind in plan.kinds})
+        unused = [inputs[kind] for kind in space.embeddings if kind not in plan.kinds]
+        if unused:  # Keras refuses inputs that reach no output: tie them in with weight zero
+            logits = logits + 0.0 * sum(keras.ops.sum(x, axis=-1, keepdims=True) for x in unused)
+        model = keras.Model(inputs, logits)
         model.compile(
             optimizer=keras.optimizers.AdamW(plan.learning_rate, weight_decay=plan.weight_decay),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
