@@ -165,3 +165,23 @@ def test_landmarkers_of_too_few_rows_credit_every_model_with_the_majority():
     accuracies = landmark_accuracies(pd.DataFrame({"a": [1.0, 2.0], "y": ["p", "q"]}), "y")
     assert set(accuracies) == set(LANDMARK_MODELS)
     assert len(set(accuracies.values())) == 1
+
+
+def test_a_table_read_as_a_sample_is_described_at_the_files_size(tmp_path, tiny_frame):
+    """`tanas search` reads at most DESCRIBE_MAX_ROWS rows of a large file: the meta-features
+    still say how large the table is; the other figures come from the sample."""
+    from synthetic import LABEL
+
+    from tfx_tanas.data import ROWS_IN_FILE, read_csv
+    from tfx_tanas.workflows import describe_task
+
+    path = tmp_path / "table.csv"
+    tiny_frame.to_csv(path, index=False)
+    sample = read_csv(path, max_rows=100, seed=1)
+    assert len(sample) == 100 and sample.attrs[ROWS_IN_FILE] == len(tiny_frame)
+    assert read_csv(path, max_rows=100, seed=1).equals(sample)  # seeded
+    whole = describe_task(read_csv(path), LABEL)
+    described = describe_task(sample, LABEL)
+    assert described.values["log_num_examples"] == pytest.approx(math.log(len(tiny_frame)))
+    assert described.values["log_features_per_example"] == pytest.approx(whole.values["log_features_per_example"])
+    assert read_csv(path, max_rows=10_000).attrs == {}  # a file within the bound is read whole

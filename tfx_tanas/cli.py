@@ -181,7 +181,7 @@ def _search(args: argparse.Namespace) -> None:
     from tfx_tanas.data import read_csv
 
     out = _output_dir(args, [args.data])
-    frame = read_csv(args.data)
+    frame = read_csv(args.data, max_rows=options.DESCRIBE_MAX_ROWS, seed=args.seed)  # memory bounded, whatever the file's size
     evaluator = workflows.load_evaluator(args.evaluator)
     started = time.perf_counter()
     meta = workflows.describe_task(frame, args.label)
@@ -212,12 +212,13 @@ def _train(args: argparse.Namespace) -> None:
     if args.records and Path(args.records).resolve() in {Path(p).resolve() for p in (args.data, args.architecture, args.eval_data) if p}:
         raise InputError(f"--records {args.records} is one of your inputs; name a records file of its own")
     architectures = read_architectures(args.architecture)
-    frame = read_csv(args.data)
-    eval_frame = read_csv(args.eval_data) if args.eval_data else None
     versions = {a.space.version for a in architectures}
     if len(versions) > 1:
         raise InputError(f"{args.architecture} mixes search space versions {sorted(versions)}; train one version at a time")
     protocol = protocol_for(versions.pop())
+    # rows the step budget can never visit are not read: memory stops growing with the file
+    frame = read_csv(args.data, max_rows=protocol.max_rows_visited, seed=args.seed)
+    eval_frame = read_csv(args.eval_data) if args.eval_data else None
     if args.max_steps is not None:
         if args.max_steps < protocol.evaluations:
             raise InputError(f"--max-steps must be at least {protocol.evaluations} (one step between two of the protocol's evaluations)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 from tfx_tanas.errors import InputError
 
 log = logging.getLogger(__name__)
+ROWS_IN_FILE = "rows_in_file"  # DataFrame.attrs key of a sampled table: the rows of the whole file
 
 MAX_CATEGORIES = 50  # most frequent values kept per categorical column; the rest share one bucket
 NUM_QUANTILE_BUCKETS = 8
@@ -28,8 +29,22 @@ REGRESSION_DISTINCT = 10  # a float label with more distinct non-integer values 
 _NUMERIC_TEXT_SHARE = 0.9  # an object column this numeric is a numeric column holding stray text
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file, turning every way it can be unreadable into an :class:`InputError`."""
+def count_rows(path: str | Path) -> int:
+    """Data lines of a CSV file (lines after the header), counted in 1 MiB blocks: no table in memory."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(lines + (last != b"\n") - 1, 0)
+
+
+def read_csv(path: str | Path, max_rows: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Read a CSV file, turning every way it can be unreadable into an :class:`InputError`.
+
+    With ``max_rows``, a larger file is read as a seeded uniform sample of that many rows (the
+    other lines are skipped while parsing, so memory follows the sample, not the file); the
+    sample's ``attrs[ROWS_IN_FILE]`` holds the file's row count."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"data file not found: {path}")
@@ -37,8 +52,13 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"data path is a directory, expected a CSV file: {path}")
     if path.stat().st_size == 0:
         raise InputError(f"data file is empty: {path}")
+    skip, total = None, None
+    if max_rows is not None and (total := count_rows(path)) > max_rows:
+        kept = set((np.random.default_rng(seed).choice(total, max_rows, replace=False) + 1).tolist())  # line 0 is the header
+        skip = lambda line: line > 0 and line not in kept  # noqa: E731
+        log.info("%s: %d rows; reading a uniform sample of %d (seed %d)", path, total, max_rows, seed)
     try:
-        frame = pd.read_csv(path, low_memory=False)
+        frame = pd.read_csv(path, low_memory=False, skiprows=skip)
     except pd.errors.EmptyDataError:
         raise InputError(f"data file is empty: {path}") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -46,10 +66,13 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"data file is not a readable CSV: {path} ({reason})") from None
     if frame.empty:
         raise InputError(f"data file has a header but no rows: {path}")
-    return _restore_integer_columns(frame, path)
+    frame = _restore_integer_columns(frame, path, skip)
+    if skip is not None:
+        frame.attrs[ROWS_IN_FILE] = total  # the meta-features describe the whole table's size
+    return frame
 
 
-def _restore_integer_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _restore_integer_columns(frame: pd.DataFrame, path: Path, skip: Callable[[int], bool] | None = None) -> pd.DataFrame:
     """Integer columns with empty cells come back from pandas as floats; make them nullable ints.
 
     TFX's CsvExampleGen writes such a column as an int64 feature, so the serving signature must
@@ -61,7 +84,7 @@ def _restore_integer_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     ]
     if not candidates:
         return frame
-    text = pd.read_csv(path, usecols=candidates, dtype=str, keep_default_na=False)
+    text = pd.read_csv(path, usecols=candidates, dtype=str, keep_default_na=False, skiprows=skip)
     for column in candidates:
         if not text[column].str.contains(r"[.eE]", regex=True).any():
             frame[column] = frame[column].astype("Int64")

@@ -119,6 +119,15 @@ class MetaFeatures:
             )
         return np.array([self.values[n] for n in names], dtype=np.float32)
 
+    def with_num_examples(self, num_examples: int) -> MetaFeatures:
+        """These meta-features, computed on a uniform sample of the rows, for the whole table of
+        ``num_examples`` rows: only the size figures depend on the count itself."""
+        values = dict(self.values)
+        old = values["log_num_examples"]
+        values["log_num_examples"] = math.log(num_examples)
+        values["log_features_per_example"] += old - values["log_num_examples"]
+        return dataclasses.replace(self, values=values)
+
     def to_json(self, include_sample: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {"version": self.version, "features": {k: float(f"{v:.7g}") for k, v in self.values.items()}}
         if include_sample and self.sample is not None:

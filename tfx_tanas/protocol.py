@@ -60,6 +60,14 @@ class TrainingProtocol:
         steps = int(min(self.max_steps, max(self.min_steps, self.steps_per_sqrt_row * math.sqrt(num_train))))
         return self.evaluations, max(1, steps // self.evaluations)
 
+    @property
+    def max_rows_visited(self) -> int | None:
+        """The most labelled rows a training can visit (its step budget at the largest batch, plus
+        the validation split); ``None`` for an epochs budget, which visits every row."""
+        if not self.steps_per_sqrt_row:
+            return None
+        return math.ceil(self.max_steps * self.max_batch_size / (1 - self.validation_fraction))
+
     def num_folds(self, num_rows: int) -> tuple[int, int]:
         """(k, repeats) of the k-fold splits that score a task of ``num_rows`` labelled rows;
         k = 1 is one seeded train/validation split."""

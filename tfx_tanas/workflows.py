@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from tfx_tanas.data import ROWS_IN_FILE
 from tfx_tanas.errors import InputError, TrainingError, VersionMismatchError
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.files import write_text
@@ -61,10 +62,11 @@ def load_evaluator(directory: str | os.PathLike | None = None, space: SearchSpac
 
 def describe_task(frame: pd.DataFrame, label: str, statistics: Any | None = None) -> MetaFeatures:
     """Meta-features of a labelled frame; ``statistics`` (a TFDV DatasetFeatureStatisticsList, as
-    StatisticsGen writes it) is computed from the frame when not given."""
-    if statistics is None:
-        return meta_features_for_frame(frame, label)
-    return compute_meta_features(statistics, label, frame)
+    StatisticsGen writes it) is computed from the frame when not given. A frame that is a sample of
+    a larger file (:func:`~tfx_tanas.data.read_csv` with ``max_rows``) is described at the file's size."""
+    meta = meta_features_for_frame(frame, label) if statistics is None else compute_meta_features(statistics, label, frame)
+    rows_in_file = frame.attrs.get(ROWS_IN_FILE)
+    return meta.with_num_examples(rows_in_file) if rows_in_file else meta
 
 
 @dataclasses.dataclass
