@@ -129,7 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--label", required=True)
     run.add_argument("--out", required=True, help="pipeline root, ML Metadata store and serving/ go here")
     run.add_argument("--evaluator", help="evaluator directory (default: the bundled one)")
-    run.add_argument("--train-top", type=int, default=1, metavar="K", help="the Trainer trains the K best distinct candidates and keeps the best")
+    run.add_argument(
+        "--train-top", type=int, default=options.RUN_TRAIN_TOP, metavar="K",
+        help=f"the Trainer trains the K best distinct candidates and keeps the best (default {options.RUN_TRAIN_TOP}; 1: the zero-shot pick)",
+    )
     run.add_argument("--records", help="append the Trainer's measured (meta-features, architecture, score) records to this .jsonl")
     run.set_defaults(handler=_pipeline_command("run_command"))
 
