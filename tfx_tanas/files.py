@@ -44,6 +44,41 @@ def read_text(path: str | os.PathLike) -> str:
     return Path(path).read_text()
 
 
+def join(directory: str | os.PathLike, name: str) -> str:
+    """``directory/name`` for a local path or a URI alike."""
+    return f"{str(directory).rstrip('/')}/{name}"
+
+
+def make_directories(directory: str | os.PathLike) -> None:
+    if is_uri(directory):
+        import tensorflow as tf
+
+        tf.io.gfile.makedirs(str(directory))
+    else:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def list_files(directory: str | os.PathLike) -> list[str]:
+    """Names in ``directory`` not starting with a dot (temporary files of :func:`write_text`);
+    none when it does not exist."""
+    if is_uri(directory):
+        import tensorflow as tf
+
+        names = tf.io.gfile.listdir(str(directory)) if tf.io.gfile.isdir(str(directory)) else []
+    else:
+        names = os.listdir(directory) if os.path.isdir(directory) else []
+    return [name.rstrip("/") for name in names if not name.startswith(".")]
+
+
+def remove(path: str | os.PathLike) -> None:
+    if is_uri(path):
+        import tensorflow as tf
+
+        tf.io.gfile.remove(str(path))
+    else:
+        os.remove(path)
+
+
 @contextlib.contextmanager
 def exclusive_directory(directory: str | os.PathLike) -> Iterator[None]:
     """Hold ``directory`` for one tanas command: a second command writing into it at the same time

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -27,7 +26,7 @@ import numpy as np
 from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError, TrainingError
 from tfx_tanas.feature_generator import task_sample
-from tfx_tanas.files import is_uri, read_text, write_text
+from tfx_tanas.files import join, list_files, make_directories, read_text, remove, write_text
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, meta_features_for_frame
 from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
@@ -177,7 +176,7 @@ def generate_records(
     collector.expect(work)
     log.info("%d tasks: %d already in %s, %d to train (%d elements)", len(tasks), summary.tasks_resumed, out_path, len({i.task.task_id for i in work}), len(work))
     if work:
-        _make_directory(parts)
+        make_directories(parts)
         with collector.logging_progress():
             with beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args))) as pipeline:
                 _ = (
@@ -209,7 +208,7 @@ class _TrainToPart:
             content = {"task": item.task.task_id, "records": [r.to_json() for r in records]}
         except TASK_ERRORS as err:
             content = {"task": item.task.task_id, "skipped": str(err)}
-        write_text(_join(self._parts_dir, item.part_name), json.dumps(content, separators=(",", ":")))
+        write_text(join(self._parts_dir, item.part_name), json.dumps(content, separators=(",", ":")))
         yield item.part_name
 
 
@@ -236,12 +235,12 @@ class _PartCollector:
 
     def collect(self) -> None:
         with self._lock:
-            names = sorted(_list_parts(self._parts_dir))
+            names = sorted(name for name in list_files(self._parts_dir) if name.endswith(".json"))  # a worker's temporary file starts with a dot
             if not names:
                 return
             done = measured(self._out_path)
             for name in names:
-                path = _join(self._parts_dir, name)
+                path = join(self._parts_dir, name)
                 content = json.loads(read_text(path))
                 if "skipped" in content:
                     self._summary.tasks_skipped[content["task"]] = content["skipped"]
@@ -250,7 +249,7 @@ class _PartCollector:
                 append_lines(self._out_path, fresh)
                 done.update(key for line in fresh for key in _measured_by(line))
                 self._summary.records_written += len(fresh)
-                _remove(path)  # after the append: a kill in between is caught by the check above
+                remove(path)  # after the append: a kill in between is caught by the check above
                 if name in self._expected:
                     self._finished += 1
                     self._log_pace(content["task"], "skipped" if "skipped" in content else "done")
@@ -284,41 +283,6 @@ class _PartCollector:
 def _measured_by(line: dict[str, Any]) -> set[tuple[str, str, int]]:
     arch = Architecture.from_encoding_json(SearchSpace.from_dict(line["search_space"]), line["architecture"])
     return {(str(line["task"]), arch.key, int(seed)) for seed in line["seeds"]}
-
-
-def _join(directory: str, name: str) -> str:
-    return f"{directory.rstrip('/')}/{name}"
-
-
-def _make_directory(directory: str) -> None:
-    if is_uri(directory):
-        import tensorflow as tf
-
-        tf.io.gfile.makedirs(directory)
-    else:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-
-
-def _list_parts(directory: str) -> list[str]:
-    """Finished parts (a worker's temporary file starts with a dot and is not listed)."""
-    if is_uri(directory):
-        import tensorflow as tf
-
-        if not tf.io.gfile.isdir(directory):
-            return []
-        return [name for name in tf.io.gfile.listdir(directory) if name.endswith(".json") and not name.startswith(".")]
-    if not os.path.isdir(directory):
-        return []
-    return [name for name in os.listdir(directory) if name.endswith(".json") and not name.startswith(".")]
-
-
-def _remove(path: str) -> None:
-    if is_uri(path):
-        import tensorflow as tf
-
-        tf.io.gfile.remove(path)
-    else:
-        os.remove(path)
 
 
 def task_samples(task_ids: Sequence[str], seed: int = 0) -> dict[str, np.ndarray]:

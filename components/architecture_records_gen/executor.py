@@ -42,7 +42,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any]) -> None:
         tasks = parse_tasks(exec_properties[specs.TASKS_KEY])
         fraction = float(exec_properties[specs.CONTINUOUS_FRACTION_KEY])
-        if int(exec_properties[specs.ARCHITECTURES_PER_TASK_KEY]) < 1 or not 0.0 <= fraction <= 1.0:
+        per_task = int(exec_properties[specs.ARCHITECTURES_PER_TASK_KEY])
+        if per_task < 1 or not 0.0 <= fraction <= 1.0:
             raise InputError("architectures_per_task must be >= 1, continuous_fraction in [0, 1]")
         output = artifact_utils.get_single_instance(output_dict[specs.RECORDS_KEY])
         parts_dir = os.path.join(output.uri, _PARTS_DIR)
@@ -50,7 +51,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             local_records = Path(scratch) / RECORDS_FILE
             summary = generate_records(
                 tasks, local_records, DEFAULT_SPACE,
-                archs_per_task=int(exec_properties[specs.ARCHITECTURES_PER_TASK_KEY]),
+                archs_per_task=per_task,
                 continuous_fraction=fraction,
                 protocol=DEFAULT_PROTOCOL,
                 seed=int(exec_properties[specs.SEED_KEY]),
