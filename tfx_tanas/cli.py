@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from tfx_tanas import options  # noqa: E402
 from tfx_tanas.errors import InputError, TanasError  # noqa: E402
 from tfx_tanas.files import exclusive_directory, write_text  # noqa: E402
+from tfx_tanas.image_data import DEFAULT_IMAGE_FEATURE  # noqa: E402
 
 log = logging.getLogger("tanas")
 
@@ -53,13 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+_DATA_HELP = "training data: a CSV table, a folder of class sub-folders of images, or TFRecords of tf.Examples with an encoded image"
+_LABEL_HELP = "the label column (CSV) or label feature (TFRecords); a folder's classes are its sub-folders"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tanas", description="Task-aware neural architecture search for tabular data.")
+    parser = argparse.ArgumentParser(prog="tanas", description="Task-aware neural architecture search for tabular and image data.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     search = commands.add_parser("search", help="pick an architecture for a data set without training candidates")
-    search.add_argument("--data", required=True, help="training CSV")
-    search.add_argument("--label", required=True, help="label column")
+    search.add_argument("--data", required=True, help=_DATA_HELP)
+    search.add_argument("--label", help=_LABEL_HELP)
+    search.add_argument("--image-feature", default=DEFAULT_IMAGE_FEATURE, help="TFRecords: the tf.Example feature with the encoded image")
     search.add_argument("--out", required=True, help="output directory")
     search.add_argument("--evaluator", help="evaluator directory (default: the bundled one)")
     search.add_argument(
@@ -74,11 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     search.set_defaults(handler=_search)
 
     train = commands.add_parser("train", help="train architectures under the protocol and export the best")
-    train.add_argument("--data", required=True, help="training CSV")
-    train.add_argument("--label", required=True)
+    train.add_argument("--data", required=True, help=_DATA_HELP)
+    train.add_argument("--label", help=_LABEL_HELP)
+    train.add_argument("--image-feature", default=DEFAULT_IMAGE_FEATURE, help="TFRecords: the tf.Example feature with the encoded image")
     train.add_argument("--architecture", required=True, help="architecture.json, or a .jsonl of architectures")
     train.add_argument("--out", required=True)
-    train.add_argument("--eval-data", help="CSV to measure eval_accuracy on (default: the validation split)")
+    train.add_argument("--eval-data", help="data of the same kind to measure eval_accuracy on (default: the validation split)")
     train.add_argument(
         "--max-steps", type=int, metavar="N",
         help="cap the protocol's step budget at N training steps (a quick run; its scores are not comparable to the records')",
@@ -99,7 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tasks", default=options.TASK_SETS[0], choices=options.TASK_SETS)
     build.add_argument("--synthetic", type=int, default=options.SYNTHETIC_TASKS, help="number of synthetic tasks (simple families)")
     build.add_argument("--prior", type=int, default=options.PRIOR_TASKS, help="number of tasks of the synthetic prior (SCMs, trees, networks)")
-    build.add_argument("--archs-per-task", type=int, default=options.ARCHITECTURES_PER_TASK)
+    build.add_argument("--images", type=int, default=options.IMAGE_TASKS, help="number of image tasks of --tasks images (an image evaluator)")
+    build.add_argument(
+        "--archs-per-task", type=int,
+        help=f"architectures trained per task (default {options.ARCHITECTURES_PER_TASK}; {options.IMAGE_ARCHITECTURES_PER_TASK} for images)",
+    )
     build.add_argument(
         "--measurements", type=int, default=options.MEASUREMENTS, help="trainings per architecture (seeds); the evaluator fits their mean score"
     )
@@ -181,16 +192,29 @@ def _quiet_libraries() -> None:
 # ---- commands: parse, call one workflow, write ------------------------------------------------
 def _search(args: argparse.Namespace) -> None:
     from tfx_tanas import workflows
-    from tfx_tanas.data import read_csv
+    from tfx_tanas.image_data import is_image_data
 
     out = _output_dir(args, [args.data])
-    frame = read_csv(args.data, max_rows=options.DESCRIBE_MAX_ROWS, seed=args.seed)  # memory bounded, whatever the file's size
-    evaluator = workflows.load_evaluator(args.evaluator)
     started = time.perf_counter()
-    meta = workflows.describe_task(frame, args.label)
+    if is_image_data(args.data):
+        from tfx_tanas.image_data import read_images
+        from tfx_tanas.search_space import IMAGE_SPACE
+
+        images = read_images(args.data, args.label, args.image_feature, max_images=options.DESCRIBE_MAX_IMAGES, seed=args.seed)
+        evaluator = workflows.load_evaluator(args.evaluator, IMAGE_SPACE)
+        meta = workflows.describe_images(images, args.seed)
+        measure = workflows.measure_on_images(images, args.seed)
+    else:
+        from tfx_tanas.data import read_csv
+
+        label = _table_label(args)
+        frame = read_csv(args.data, max_rows=options.DESCRIBE_MAX_ROWS, seed=args.seed)  # memory bounded, whatever the file's size
+        evaluator = workflows.load_evaluator(args.evaluator)
+        meta = workflows.describe_task(frame, label)
+        measure = workflows.measure_on_table(frame, label, args.seed)
     log.info("meta-features computed in %.1fs", time.perf_counter() - started)
     choice = workflows.choose_architecture(meta, evaluator, method=args.method, seed=args.seed)
-    choice = workflows.refine(choice, frame, args.label, args.train_top, seed=args.seed)  # protocol of the evaluator's space
+    choice = workflows.refine(choice, args.train_top, measure)  # under the protocol of the evaluator's space
     choice.save(str(out))
     write_text(out / workflows.META_FEATURES_FILE, json.dumps(meta.to_json(), indent=2))
     best, result = choice.result.best, choice.result
@@ -206,7 +230,7 @@ def _search(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from tfx_tanas import workflows
-    from tfx_tanas.data import read_csv
+    from tfx_tanas.image_data import is_image_data
     from tfx_tanas.protocol import protocol_for
 
     out = _output_dir(args, [args.data, args.architecture, args.eval_data])
@@ -215,13 +239,14 @@ def _train(args: argparse.Namespace) -> None:
     if args.records and Path(args.records).resolve() in {Path(p).resolve() for p in (args.data, args.architecture, args.eval_data) if p}:
         raise InputError(f"--records {args.records} is one of your inputs; name a records file of its own")
     architectures = read_architectures(args.architecture)
-    versions = {a.space.version for a in architectures}
-    if len(versions) > 1:
-        raise InputError(f"{args.architecture} mixes search space versions {sorted(versions)}; train one version at a time")
-    protocol = protocol_for(versions.pop())
-    # rows the step budget can never visit are not read: memory stops growing with the file
-    frame = read_csv(args.data, max_rows=protocol.max_rows_visited, seed=args.seed)
-    eval_frame = read_csv(args.eval_data) if args.eval_data else None
+    spaces = {(a.space.modality, a.space.version) for a in architectures}
+    if len(spaces) > 1:
+        raise InputError(f"{args.architecture} mixes search spaces {sorted(spaces)}; train one kind at a time")
+    modality, version = spaces.pop()
+    images = is_image_data(args.data)
+    if images != (modality == "image"):
+        raise InputError(f"{args.architecture} holds {modality} architectures, but {args.data} is {'images' if images else 'a table'}")
+    protocol = protocol_for(version, modality)
     if args.max_steps is not None:
         if args.max_steps < protocol.evaluations:
             raise InputError(f"--max-steps must be at least {protocol.evaluations} (one step between two of the protocol's evaluations)")
@@ -232,15 +257,38 @@ def _train(args: argparse.Namespace) -> None:
         elapsed = time.perf_counter() - started
         log.info("trained %d/%d architectures; elapsed %.0fs, ETA %.0fs", done, total, elapsed, elapsed / done * (total - done))
 
-    trained, serving_path = workflows.train_and_export(frame, args.label, architectures, out / "serving", eval_frame, protocol, args.seed, progress)
+    if images:
+        from tfx_tanas.image_data import read_images
+
+        if args.records:
+            raise InputError("--records (continual records) is for tables in this release")
+        data = read_images(args.data, args.label, args.image_feature, max_images=protocol.max_rows_visited, seed=args.seed)
+        evaluation = read_images(args.eval_data, args.label, args.image_feature, classes=data.classes) if args.eval_data else None
+        trained, serving_path = workflows.train_and_export_images(
+            data, architectures, out / "serving", evaluation, protocol, args.seed, progress, args.image_feature
+        )
+    else:
+        from tfx_tanas.data import read_csv
+
+        label = _table_label(args)
+        # rows the step budget can never visit are not read: memory stops growing with the file
+        frame = read_csv(args.data, max_rows=protocol.max_rows_visited, seed=args.seed)
+        eval_frame = read_csv(args.eval_data) if args.eval_data else None
+        trained, serving_path = workflows.train_and_export(frame, label, architectures, out / "serving", eval_frame, protocol, args.seed, progress)
+        if args.records:
+            appended = workflows.append_measurements(args.records, frame, label, architectures, trained, protocol, args.seed)
+            print(f"appended {appended} records to {args.records}")
     write_text(out / workflows.METRICS_FILE, workflows.metrics_jsonl(trained))
-    if args.records:
-        appended = workflows.append_measurements(args.records, frame, args.label, architectures, trained, protocol, args.seed)
-        print(f"appended {appended} records to {args.records}")
     best = trained.metrics[trained.best_index]
     print(f"best: #{best['index']} {best['architecture']}")
     print(f"eval_accuracy {best['eval_accuracy']:.4f} ({best['eval_split']}), validation score {best['validation_score']:.4f}")
     print(f"serving model: {serving_path}")
+
+
+def _table_label(args: argparse.Namespace) -> str:
+    if not args.label:
+        raise InputError(f"--label names the label column of the table {args.data}")
+    return args.label
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -261,14 +309,16 @@ def _build_evaluator(args: argparse.Namespace) -> None:
     from tfx_tanas.evaluator import EvaluatorConfig
     from tfx_tanas.meta_training import generate_records, refresh_meta_features
     from tfx_tanas.protocol import protocol_for
-    from tfx_tanas.search_space import DEFAULT_SPACE
+    from tfx_tanas.search_space import DEFAULT_SPACE, IMAGE_SPACE
     from tfx_tanas.tasks import task_set
 
     config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
-    tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior)
+    tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images)
+    space = IMAGE_SPACE if args.tasks == "images" else DEFAULT_SPACE
+    archs_per_task = args.archs_per_task or (options.IMAGE_ARCHITECTURES_PER_TASK if args.tasks == "images" else options.ARCHITECTURES_PER_TASK)
     if tasks:
         summary = generate_records(
-            tasks, args.records, DEFAULT_SPACE, archs_per_task=args.archs_per_task, protocol=protocol_for(DEFAULT_SPACE.version),
+            tasks, args.records, space, archs_per_task=archs_per_task, protocol=protocol_for(space.version, space.modality),
             seed=args.seed, measurements=args.measurements, max_rows=args.max_rows,
             beam_pipeline_args=shlex.split(args.beam_pipeline_args), parts_dir=args.parts_dir,
         )

@@ -110,12 +110,15 @@ class MetaFeatures:
     values: dict[str, float]
     version: int = META_FEATURE_VERSION
     sample: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)
+    modality: str = "tabular"  # "image": the names and version of tfx_tanas.image_meta_features
 
-    def vector(self, names: tuple[str, ...] = META_FEATURE_NAMES) -> np.ndarray:
-        if self.version != META_FEATURE_VERSION or tuple(self.values) != names:
+    def vector(self, names: tuple[str, ...] | None = None) -> np.ndarray:
+        expected_names, expected_version = meta_feature_set(self.modality)
+        names = expected_names if names is None else names
+        if self.version != expected_version or tuple(self.values) != names:
             raise VersionMismatchError(
-                f"meta-features are version {self.version} with {len(self.values)} names; "
-                f"expected version {META_FEATURE_VERSION} with {len(names)} names"
+                f"{self.modality} meta-features are version {self.version} with {len(self.values)} names; "
+                f"expected version {expected_version} with {len(names)} names"
             )
         return np.array([self.values[n] for n in names], dtype=np.float32)
 
@@ -130,6 +133,8 @@ class MetaFeatures:
 
     def to_json(self, include_sample: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {"version": self.version, "features": {k: float(f"{v:.7g}") for k, v in self.values.items()}}
+        if self.modality != "tabular":  # tabular files predate the field
+            data["modality"] = self.modality
         if include_sample and self.sample is not None:
             data["sample"] = np.round(self.sample, 4).tolist()
         return data
@@ -138,9 +143,18 @@ class MetaFeatures:
     def from_json(cls, data: Mapping[str, Any]) -> MetaFeatures:
         try:
             sample = np.asarray(data["sample"], np.float32) if "sample" in data else None
-            return cls({str(k): float(v) for k, v in data["features"].items()}, int(data["version"]), sample)
+            return cls({str(k): float(v) for k, v in data["features"].items()}, int(data["version"]), sample, str(data.get("modality", "tabular")))
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise InputError(f"malformed meta-features JSON ({err})") from None
+
+
+def meta_feature_set(modality: str) -> tuple[tuple[str, ...], int]:
+    """The names and version of the meta-features describing a task of ``modality``."""
+    if modality == "image":
+        from tfx_tanas.image_meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION
+
+        return IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION
+    return META_FEATURE_NAMES, META_FEATURE_VERSION
 
 
 def statistics_from_frame(frame: pd.DataFrame) -> statistics_pb2.DatasetFeatureStatisticsList:

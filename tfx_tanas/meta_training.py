@@ -27,7 +27,10 @@ from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError, TrainingError
 from tfx_tanas.feature_generator import task_sample
 from tfx_tanas.files import join, list_files, make_directories, read_text, remove, write_text
-from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, meta_features_for_frame
+from tfx_tanas.image_meta_features import image_meta_features
+from tfx_tanas.image_tasks import ImageTask
+from tfx_tanas.image_training import image_scores
+from tfx_tanas.meta_features import meta_feature_set, meta_features_for_frame
 from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASUREMENTS
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
 from tfx_tanas.records import Record, append_lines, json_lines, measured, rewrite_lines
@@ -51,10 +54,12 @@ def reference_architectures(space: SearchSpace, count: int = NUM_REFERENCES) -> 
 
 
 def task_architectures(space: SearchSpace, task: Task, count: int, seed: int, continuous_fraction: float) -> list[Architecture]:
-    """The references, then task-specific random architectures up to ``count`` samples; a network
-    sampled twice is trained once (equivalent encodings share a key)."""
-    references = reference_architectures(space, min(NUM_REFERENCES, count))
-    sampled = references + sample_architectures(space, count - len(references), task_seed(task, seed), continuous_fraction)
+    """``count`` networks for a task: the references, then the strong
+    :meth:`~tfx_tanas.search_space.SearchSpace.portfolio` (both shared by every task), then
+    task-specific random architectures; a network sampled twice is trained once (equivalent
+    encodings share a key)."""
+    shared = (reference_architectures(space) + space.portfolio())[:count]
+    sampled = shared + sample_architectures(space, count - len(shared), task_seed(task, seed), continuous_fraction)
     return list({arch.key: arch for arch in sampled}.values())
 
 
@@ -77,9 +82,14 @@ def records_for_task(
     ``seed`` picks the task's rows (large sets are subsampled); ``measurement`` seeds the
     train/validation split (or folds) and the weight initialization, so measurements 0, 1, ... of
     one architecture are independent trainings on the same data."""
-    frame = task.load(max_rows=max_rows, seed=seed)
-    meta = meta_features_for_frame(frame, task.label)  # of the whole data set, as `tanas search` sees it
-    results = cross_validated_scores(frame, task.label, architectures, protocol, measurement, group_size)
+    if isinstance(task, ImageTask):
+        images = task.load(max_rows=max_rows, seed=seed)
+        meta = image_meta_features(images, seed)
+        results = image_scores(images, architectures, protocol, measurement)
+    else:
+        frame = task.load(max_rows=max_rows, seed=seed)
+        meta = meta_features_for_frame(frame, task.label)  # of the whole data set, as `tanas search` sees it
+        results = cross_validated_scores(frame, task.label, architectures, protocol, measurement, group_size)
     records = []
     for result in results:
         if not result.ok:
@@ -314,11 +324,15 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
     started = time.perf_counter()
     for index, task_id in enumerate(stale, start=1):
         task = task_from_id(task_id)
-        fresh[task_id] = meta_features_for_frame(task.load(seed=seed), task.label).to_json(include_sample=False)
+        if isinstance(task, ImageTask):
+            meta = image_meta_features(task.load(seed=seed), seed)
+        else:
+            meta = meta_features_for_frame(task.load(seed=seed), task.label)
+        fresh[task_id] = meta.to_json(include_sample=False)
         elapsed = time.perf_counter() - started
         log.info(
             "[%d/%d] meta-features of %s recomputed (version %d); elapsed %.0fs, ETA %.0fs",
-            index, len(stale), task_id, META_FEATURE_VERSION, elapsed, elapsed / index * (len(stale) - index),
+            index, len(stale), task_id, meta.version, elapsed, elapsed / index * (len(stale) - index),
         )
     for line in lines:
         if line["task"] in fresh:
@@ -328,9 +342,9 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
 
 
 def _is_current(meta_features: Any) -> bool:
-    """Whether a stored meta-features object has this release's version and names, in order."""
-    return (
-        isinstance(meta_features, dict)
-        and meta_features.get("version") == META_FEATURE_VERSION
-        and tuple(meta_features.get("features", ())) == META_FEATURE_NAMES
-    )
+    """Whether a stored meta-features object has this release's version and names of its
+    modality, in order."""
+    if not isinstance(meta_features, dict):
+        return False
+    names, version = meta_feature_set(str(meta_features.get("modality", "tabular")))
+    return meta_features.get("version") == version and tuple(meta_features.get("features", ())) == names

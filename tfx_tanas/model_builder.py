@@ -18,14 +18,15 @@ from tfx_tanas.network_plan import Component, LayerPlan, NetworkPlan
 
 
 class PadTo(keras.layers.Layer):
-    """Zero-pads the last axis to ``width``: how baselines of different sizes are summed."""
+    """Zero-pads the last axis (units, or an image's channels) to ``width``: how baselines of
+    different sizes are summed."""
 
     def __init__(self, width: int, **kwargs):
         super().__init__(**kwargs)
         self.width = width
 
     def call(self, x):
-        return keras.ops.pad(x, [[0, 0], [0, self.width - x.shape[-1]]])
+        return keras.ops.pad(x, [[0, 0]] * (len(x.shape) - 1) + [[0, self.width - x.shape[-1]]])
 
 
 class WeightedSum(keras.layers.Layer):
@@ -80,12 +81,12 @@ def build_network(plan: NetworkPlan, widths: Mapping[str, int], num_classes: int
     """Embeddings (a dict by kind, the ones the plan reads) -> logits."""
     inputs = {kind: keras.Input((widths[kind],), name=kind) for kind in plan.kinds}
     width = plan.input_width(widths)
-    h = _mix([inputs[kind] for kind in plan.kinds], [w for _, w in plan.embeddings], width, "embedding_mixture")
+    h = mix([inputs[kind] for kind in plan.kinds], [w for _, w in plan.embeddings], width, "embedding_mixture")
     for position, layer in enumerate(plan.layers, start=1):
         branches = [
             keras.layers.Dense(c.units, activation=c.activation, name=dense_name(position, layer, c))(h) for c in layer.components
         ]
-        mixed = _mix(branches, [c.weight for c in layer.components], layer.mixed_units, f"layer{position}_mixture")
+        mixed = mix(branches, [c.weight for c in layer.components], layer.mixed_units, f"layer{position}_mixture")
         if plan.normalization:
             mixed = BlendedLayerNorm(plan.normalization, name=f"layer{position}_norm")(mixed)
         output_width = layer.output_width(width, plan.residual)
@@ -96,7 +97,7 @@ def build_network(plan: NetworkPlan, widths: Mapping[str, int], num_classes: int
     return keras.Model(inputs, logits, name="network")
 
 
-def _mix(tensors: list, weights: list[float], width: int, name: str):
+def mix(tensors: list, weights: list[float], width: int, name: str):
     """The weighted, padded sum; one tensor at weight 1 and full width is returned as it is."""
     if len(tensors) == 1 and weights[0] == 1.0 and tensors[0].shape[-1] == width:
         return tensors[0]

@@ -22,13 +22,17 @@ from typing import Any
 
 @dataclasses.dataclass(frozen=True)
 class BaselineLayer:
-    """One fixed operation a parametrized layer can become: ``Dense(units, activation)``."""
+    """One fixed operation a parametrized layer can become: ``Dense(units, activation)``, or for
+    images (``kernel`` > 0) ``Conv2D(units filters, kernel x kernel, same padding, activation)``."""
 
     units: int
     activation: str
+    kernel: int = 0
 
     @property
     def name(self) -> str:
+        if self.kernel:
+            return f"conv{self.kernel}x{self.kernel}_{self.units}_{self.activation}"
         return f"dense{self.units}_{self.activation}"
 
 
@@ -36,7 +40,7 @@ class BaselineLayer:
 class Component(BaselineLayer):
     """A baseline layer inside a parametrized layer, weighted by its alpha."""
 
-    weight: float
+    weight: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +86,12 @@ class NetworkPlan:
     residual: float = 0.0  # weight of the skip added to each layer's output
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
+    modality: str = "tabular"  # "image": embeddings are stems, layers convolutions, pooled before the output
+
+    def pools_after(self, position: int) -> bool:
+        """Image networks halve height and width after every second present block (a fixed rule:
+        deeper blocks see coarser, wider features at no choice of the search)."""
+        return self.modality == "image" and position % 2 == 0
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -120,16 +130,21 @@ class NetworkPlan:
 
     def to_json(self) -> list[dict[str, Any]]:
         """Architecture data: each layer's operation and its inputs (the connectivity)."""
+        first = "stem" if self.modality == "image" else "embedding"
         if len(self.embeddings) == 1 and self.embeddings[0][1] == 1.0:
-            layers: list[dict[str, Any]] = [{"name": "embedding", "op": "embedding", "kind": self.embeddings[0][0]}]
+            layers: list[dict[str, Any]] = [{"name": first, "op": first, "kind": self.embeddings[0][0]}]
         else:
             components = [{"kind": kind, "weight": weight} for kind, weight in self.embeddings]
-            layers = [{"name": "embedding", "op": "embedding_mixture", "components": components}]
+            layers = [{"name": first, "op": f"{first}_mixture", "components": components}]
         for position, layer in enumerate(self.layers, start=1):
             previous = layers[-1]["name"]
             if layer.is_dense:
                 [only] = layer.components
-                layers.append({"name": f"dense_{position}", "op": "dense", "units": only.units, "activation": only.activation, "inputs": [previous]})
+                if only.kernel:
+                    op = {"name": f"conv_{position}", "op": "conv2d", "filters": only.units, "kernel_size": only.kernel}
+                else:
+                    op = {"name": f"dense_{position}", "op": "dense", "units": only.units}
+                layers.append({**op, "activation": only.activation, "inputs": [previous]})
                 if self.residual:
                     layers[-1]["residual_from"] = previous
             else:
@@ -138,7 +153,10 @@ class NetworkPlan:
                         "name": f"mixture_{position}",
                         "op": "gated_mixture",
                         "gate": layer.gate,
-                        "components": [{"units": c.units, "activation": c.activation, "weight": c.weight} for c in layer.components],
+                        "components": [
+                            {"units": c.units, "activation": c.activation, **({"kernel_size": c.kernel} if c.kernel else {}), "weight": c.weight}
+                            for c in layer.components
+                        ],
                         "inputs": [previous],
                         "skip_from": previous,
                     }
@@ -147,6 +165,10 @@ class NetworkPlan:
                     layers[-1]["residual"] = self.residual
             if self.normalization:
                 layers[-1]["layer_norm"] = self.normalization
+            if self.pools_after(position):
+                layers[-1]["then"] = "max_pooling_2x2"
+        if self.modality == "image":
+            layers.append({"name": "pool", "op": "global_average_pooling", "inputs": [layers[-1]["name"]]})
         layers.append({"name": "output", "op": "dense", "activation": "softmax", "inputs": [layers[-1]["name"]]})
         return layers
 

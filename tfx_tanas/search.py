@@ -5,9 +5,11 @@
   alpha and gamma are softmaxes (they stay on the simplex), beta a sigmoid (it stays in [0, 1]).
 * :func:`random_search`: random architectures, then random perturbations of the best so far.
 
-Both score every candidate they visit, discretize the visited points and re-score those; the
-discrete candidate with the highest score is the final architecture (a discrete architecture is
-what gets trained and served). With an ensemble evaluator the score is the lower confidence bound
+Both score every candidate they visit, discretize the visited points and re-score those, and
+score the strong portfolio every meta-training task trained (:meth:`SearchSpace.portfolio`: where
+the evaluator has the most evidence, a found network must beat them in its eyes); the discrete
+candidate with the highest score is the final architecture (a discrete architecture is what gets
+trained and served). With an ensemble evaluator the score is the lower confidence bound
 ``mean - risk_aversion * spread`` (``risk_aversion=0`` is the plain maximum). All visited candidates
 are returned with their scores.
 """
@@ -35,7 +37,7 @@ class Candidate:
     architecture: Architecture
     predicted_score: float
     spread: float  # ensemble standard deviation of the prediction
-    origin: str  # "gradient", "random" or "discretized"
+    origin: str  # "gradient", "random", "discretized" or "portfolio"
     start: int
     step: int
     measured_score: float | None = None  # validation score, for the candidates a refinement trained
@@ -225,16 +227,19 @@ def _score(evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, archs:
 def _finish(
     evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, risk_aversion: float
 ) -> SearchResult:
-    """Discretize every visited candidate, score the distinct discrete ones not scored yet, and pick
-    the best lower confidence bound ``mean - risk_aversion * spread``: where the ensemble disagrees,
-    the evaluator is extrapolating, and a high mean there is more often an error than a find."""
+    """Discretize every visited candidate, score the distinct discrete ones not scored yet and the
+    portfolio, and pick the best lower confidence bound ``mean - risk_aversion * spread``: where the
+    ensemble disagrees, the evaluator is extrapolating, and a high mean there is more often an
+    error than a find."""
     scored = {c.architecture.key for c in visited if c.architecture.is_discrete and c.origin == "random"}
     distinct: dict[str, Architecture] = {}
     for candidate in visited:
         discrete = candidate.architecture.discretize()
         distinct.setdefault(discrete.key, discrete)
     todo = [a for key, a in distinct.items() if key not in scored]
+    portfolio = [a for a in evaluator.space.portfolio() if a.key not in scored and a.key not in distinct]
     candidates = visited + (_score(evaluator, meta_features, todo, "discretized", step=-1) if todo else [])
+    candidates += _score(evaluator, meta_features, portfolio, "portfolio", step=-1) if portfolio else []
     eligible = [c for c in candidates if c.architecture.is_discrete and c.origin != "gradient"]
     best = max(eligible, key=lambda c: c.predicted_score - risk_aversion * c.spread)
     return SearchResult(best, candidates, time.perf_counter() - started, method)

@@ -1,4 +1,4 @@
-"""The served model: serialized tf.Examples in, class probabilities out, in TF Serving's layout."""
+"""The served model: serialized tf.Examples in (table rows, or encoded images), class probabilities out, in TF Serving's layout."""
 
 from __future__ import annotations
 
@@ -57,7 +57,34 @@ def parse_examples(examples: tf.Tensor, schema: TabularSchema) -> dict[str, tf.T
     return features
 
 
-def save_serving_model(module: ServingModule, path: str | os.PathLike) -> None:
+class ImageServingModule(tf.Module):
+    """Serialized tf.Examples carrying an encoded image (PNG, JPEG, BMP or GIF bytes in
+    ``image_feature``) -> class probabilities; images are resized to the trained size."""
+
+    def __init__(self, network: keras.Model, image_shape: Sequence[int], classes: Sequence[str], image_feature: str):
+        super().__init__()
+        self.network = network
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.image_feature = image_feature
+        self.class_names = tf.constant(list(classes))
+        self.serve = tf.function(self._serve, input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+
+    def _serve(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        encoded = tf.io.parse_example(examples, {self.image_feature: tf.io.FixedLenFeature([], tf.string)})[self.image_feature]
+        height, width, channels = self.image_shape
+
+        def decode(data: tf.Tensor) -> tf.Tensor:
+            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+            image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, (height, width))
+            return tf.ensure_shape(image, self.image_shape)
+
+        images = tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec(self.image_shape, tf.float32))
+        probabilities = tf.nn.softmax(self.network(images), axis=-1)
+        class_id = tf.argmax(probabilities, axis=-1)
+        return {"probabilities": probabilities, "class_id": class_id, "class_name": tf.gather(self.class_names, class_id)}
+
+
+def save_serving_model(module: ServingModule | ImageServingModule, path: str | os.PathLike) -> None:
     """A SavedModel whose ``serving_default`` maps serialized tf.Examples to class probabilities.
     A write the file system refuses (full disk, file-size limit, permissions) is an ``OSError``,
     as for any other file a command writes."""
@@ -67,7 +94,7 @@ def save_serving_model(module: ServingModule, path: str | os.PathLike) -> None:
         raise OSError(f"could not write the model ({err.message.rsplit('; ', 1)[-1]})") from None
 
 
-def export_serving_model(module: ServingModule, serving_root: str | os.PathLike) -> Path:
+def export_serving_model(module: ServingModule | ImageServingModule, serving_root: str | os.PathLike) -> Path:
     """Write ``serving_root/<version>/`` (TF Serving's layout) atomically; older versions stay.
 
     The model is saved under a hidden staging name and renamed into place, so TF Serving never

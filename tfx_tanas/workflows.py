@@ -8,7 +8,9 @@
 * :func:`refine`: the few best candidates trained together, the best on validation wins;
 * :func:`train_evaluator`: records -> a fitted evaluator (offline, claim 10);
 * :func:`train_and_export`: a frame + architectures -> the best trained under the protocol,
-  exported for TF Serving.
+  exported for TF Serving;
+* images (claim 15): :func:`describe_images`, :func:`measure_on_images` and
+  :func:`train_and_export_images` in place of their tabular counterparts; search is the same.
 
 Argument parsing (CLI) and artifact I/O (executors) are all their callers add.
 """
@@ -20,7 +22,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,15 +33,16 @@ from tfx_tanas.data import ROWS_IN_FILE
 from tfx_tanas.errors import InputError, TrainingError, VersionMismatchError
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.files import write_text
+from tfx_tanas.image_data import DEFAULT_IMAGE_FEATURE, ImageSet
 from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame
 from tfx_tanas.meta_training import task_samples
 from tfx_tanas.options import DEFAULT_SEARCH_METHOD
-from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol, protocol_for
+from tfx_tanas.protocol import DEFAULT_PROTOCOL, IMAGE_PROTOCOL, TrainingProtocol, protocol_for
 from tfx_tanas.records import Record, append_records, read_records, to_arrays
 from tfx_tanas.search import SearchResult, search
 from tfx_tanas.search_space import DEFAULT_SPACE, Architecture, SearchSpace
 from tfx_tanas.serving import export_serving_model
-from tfx_tanas.training import TrainedModel, cross_validated_scores, train_and_select
+from tfx_tanas.training import TrainedModel, TrainResult, cross_validated_scores, train_and_select
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +52,31 @@ META_FEATURES_FILE = "meta_features.json"
 METRICS_FILE = "metrics.jsonl"
 
 
-def bundled_evaluator_path() -> Path:
-    """The evaluator shipped with the package (trained on the bundled records)."""
-    return Path(str(resources.files("tfx_tanas") / "assets" / "evaluator"))
+def bundled_evaluator_path(modality: str = "tabular") -> Path:
+    """The evaluator shipped with the package for tables (trained on the bundled records), or for
+    images (``modality="image"``, trained on the bundled image records)."""
+    return Path(str(resources.files("tfx_tanas") / "assets" / ("image_evaluator" if modality == "image" else "evaluator")))
 
 
 def load_evaluator(directory: str | os.PathLike | None = None, space: SearchSpace = DEFAULT_SPACE) -> ArchitectureEvaluator:
-    """The evaluator in ``directory`` (default: the bundled one); one made for another search space
-    or meta-feature version is refused."""
-    return ArchitectureEvaluator.load(directory or bundled_evaluator_path(), space)
+    """The evaluator in ``directory`` (default: the bundled one of ``space``'s modality); one made
+    for another search space, modality or meta-feature version is refused."""
+    directory = directory or bundled_evaluator_path(space.modality)
+    evaluator = ArchitectureEvaluator.load(directory)
+    if evaluator.space.modality != space.modality:
+        data = "images" if space.modality == "image" else "a table"
+        raise InputError(f"evaluator {directory} was trained for {evaluator.space.modality} data, but the data is {data}; use an evaluator of its kind")
+    if evaluator.space != space:
+        raise VersionMismatchError(f"evaluator was trained for search space {evaluator.space.fingerprint}, not {space.fingerprint}")
+    return evaluator
+
+
+def describe_images(images: ImageSet, seed: int = 0) -> MetaFeatures:
+    """Meta-features of an image data set (:mod:`tfx_tanas.image_meta_features`), at its full size
+    when ``images`` is a sample of a larger folder."""
+    from tfx_tanas.image_meta_features import image_meta_features
+
+    return image_meta_features(images, seed)
 
 
 def describe_task(frame: pd.DataFrame, label: str, statistics: Any | None = None) -> MetaFeatures:
@@ -112,15 +131,35 @@ def choose_architecture(
     return Choice(search(evaluator, meta_features, method=method, seed=seed, options=options), seed, outside)
 
 
-def refine(choice: Choice, frame: pd.DataFrame, label: str, count: int, seed: int = 0) -> Choice:
-    """Few-shot refinement: train the ``count`` best distinct candidates (by the evaluator's lower
-    bound) together under the protocol; the best validation score wins. Their measured scores are
-    written next to the predictions. ``count=1`` is the zero-shot choice itself, untrained."""
+Measure = Callable[[Sequence[Architecture]], Sequence[TrainResult]]
+
+
+def measure_on_table(frame: pd.DataFrame, label: str, seed: int = 0) -> Measure:
+    """Scores of architectures on a labelled frame under their space's protocol, trained together."""
+
+    def measure(architectures: Sequence[Architecture]) -> Sequence[TrainResult]:
+        protocol = protocol_for(architectures[0].space.version)
+        return cross_validated_scores(frame, label, architectures, protocol, seed, group_size=len(architectures))
+
+    return measure
+
+
+def measure_on_images(images: ImageSet, seed: int = 0) -> Measure:
+    """Scores of image architectures under the image protocol."""
+    from tfx_tanas.image_training import image_scores
+
+    return lambda architectures: image_scores(images, architectures, IMAGE_PROTOCOL, seed)
+
+
+def refine(choice: Choice, count: int, measure: Measure) -> Choice:
+    """Few-shot refinement: ``measure`` (:func:`measure_on_table`, :func:`measure_on_images`) the
+    ``count`` best distinct candidates (by the evaluator's lower bound) under the protocol; the
+    best validation score wins. Their measured scores are written next to the predictions.
+    ``count=1`` is the zero-shot choice itself, untrained."""
     shortlist = choice.result.shortlist(count)
     if count == 1:
         return choice
-    protocol = protocol_for(shortlist[0].architecture.space.version)
-    results = cross_validated_scores(frame, label, [c.architecture for c in shortlist], protocol, seed, group_size=count)
+    results = measure([c.architecture for c in shortlist])
     for candidate, result in zip(shortlist, results):
         candidate.measured_score = result.score if result.ok else None
     measured = [c for c in shortlist if c.measured_score is not None]
@@ -177,6 +216,24 @@ def train_and_export(
 ) -> tuple[TrainedModel, Path]:
     """Train the architectures under the protocol, export the best to ``serving_root/<version>/``."""
     trained = train_and_select(frame, label, architectures, eval_frame, protocol, seed, progress)
+    return trained, export_serving_model(trained.serving_module, serving_root)
+
+
+def train_and_export_images(
+    images: ImageSet,
+    architectures: Sequence[Architecture],
+    serving_root: str | os.PathLike,
+    eval_images: ImageSet | None = None,
+    protocol: TrainingProtocol = IMAGE_PROTOCOL,
+    seed: int = 0,
+    progress: Any = None,
+    image_feature: str = DEFAULT_IMAGE_FEATURE,
+) -> tuple[TrainedModel, Path]:
+    """Image architectures trained under the image protocol; the best exported to
+    ``serving_root/<version>/``, serving tf.Examples with encoded images in ``image_feature``."""
+    from tfx_tanas.image_training import train_and_select_images
+
+    trained = train_and_select_images(images, architectures, eval_images, protocol, seed, progress, image_feature)
     return trained, export_serving_model(trained.serving_module, serving_root)
 
 

@@ -23,7 +23,7 @@ from tfx_tanas.evaluator import storage
 from tfx_tanas.evaluator.config import EvaluatorConfig
 from tfx_tanas.evaluator.fit import fit_ensemble
 from tfx_tanas.evaluator.network import ArchitectureSummary, MemberNetwork
-from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures
+from tfx_tanas.meta_features import MetaFeatures, meta_feature_set
 from tfx_tanas.search_space import SearchSpace
 
 _DEFAULT_CONFIG = EvaluatorConfig()  # frozen, so one instance can be every call's default
@@ -42,12 +42,12 @@ class ArchitectureEvaluator:
         self,
         space: SearchSpace,
         config: EvaluatorConfig = _DEFAULT_CONFIG,
-        meta_feature_names: tuple[str, ...] = META_FEATURE_NAMES,
+        meta_feature_names: tuple[str, ...] | None = None,
     ):
         self.space = space
         self.config = config
-        self.meta_feature_names = tuple(meta_feature_names)
-        self.meta_feature_version = META_FEATURE_VERSION
+        default_names, self.meta_feature_version = meta_feature_set(space.modality)  # by the space's modality
+        self.meta_feature_names = tuple(meta_feature_names or default_names)
         self.z_mean = np.zeros(len(self.meta_feature_names), np.float32)
         self.z_std = np.ones(len(self.meta_feature_names), np.float32)
         self.z_min = np.full(len(self.meta_feature_names), -np.inf, np.float32)

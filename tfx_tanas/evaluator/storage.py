@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.evaluator.config import EvaluatorConfig
-from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION
+from tfx_tanas.meta_features import meta_feature_set
 from tfx_tanas.search_space import SearchSpace
 
 EVALUATOR_FORMAT_VERSION = 3  # 3: NumPy arrays named by layer (2: Keras .weights.h5 files)
@@ -54,7 +54,7 @@ def write(directory: str | os.PathLike, stored: StoredEvaluator) -> Path:
         "format_version": EVALUATOR_FORMAT_VERSION,
         "search_space": stored.space.to_dict(),
         "search_space_fingerprint": stored.space.fingerprint,
-        "meta_feature_version": META_FEATURE_VERSION,
+        "meta_feature_version": meta_feature_set(stored.space.modality)[1],
         "meta_feature_names": list(stored.meta_feature_names),
         "config": dataclasses.asdict(stored.config),
         "normalization": {key: values.tolist() for key, values in stored.normalization.items()},
@@ -89,9 +89,10 @@ def read(directory: str | os.PathLike, space: SearchSpace | None = None) -> Stor
         raise InputError(f"evaluator manifest is malformed: {manifest_path} ({err})") from None
     if space is not None and saved_space != space:
         raise VersionMismatchError(f"evaluator was trained for search space {saved_space.fingerprint}, not {space.fingerprint}")
-    if version != META_FEATURE_VERSION or names != META_FEATURE_NAMES:
+    expected_names, expected_version = meta_feature_set(saved_space.modality)
+    if version != expected_version or names != expected_names:
         raise VersionMismatchError(
-            f"evaluator was trained on meta-features version {version}; this is version {META_FEATURE_VERSION}"
+            f"evaluator was trained on {saved_space.modality} meta-features version {version}; this is version {expected_version}"
         )
     members = [_read_arrays(directory / _member_file(index)) for index in range(config.ensemble_size)]
     return StoredEvaluator(saved_space, config, names, normalization, manifest.get("training_summary", {}), members)

@@ -1,0 +1,83 @@
+"""How much could knowing the task gain at all? A model-free ceiling on task-awareness.
+
+Among the networks trained on every task (the random references and the strong portfolio,
+:meth:`tfx_tanas.search_space.SearchSpace.portfolio`), each real task in turn is held out; for it, the
+network with the best mean within-task standing over its ``k`` nearest real tasks in meta-feature
+space (z-scored features, Euclidean) is compared with the best-on-average network of the other
+tasks (``k`` = all) and with the task's own best of the set (an oracle). If no ``k`` beats the
+best on average, the meta-features do not say which of these networks suits which task, and no
+evaluator trained on them can either. Prints a table per network set.
+
+    python benchmarks/task_signal.py --records tfx_tanas/assets/records.jsonl.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from scipy.stats import norm, rankdata  # noqa: E402
+
+from tfx_tanas.meta_features import META_FEATURE_NAMES  # noqa: E402
+from tfx_tanas.meta_training import reference_architectures  # noqa: E402
+from tfx_tanas.records import average_over_seeds, read_records  # noqa: E402
+from tfx_tanas.search_space import DEFAULT_SPACE  # noqa: E402
+
+NEIGHBOURS = (5, 10, 20, 40, 80)
+
+
+def held_out_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per task: regret (points) of the best-on-average pick and of the k-nearest-tasks pick."""
+    standing = np.array([norm.ppf((rankdata(row) - 0.5) / len(row)) for row in scores])
+    regret = 100.0 * (best[:, None] - scores)
+    z = (meta - meta.mean(0)) / (meta.std(0) + 1e-9)
+    blind, aware = [], []
+    for task in range(len(scores)):
+        others = np.delete(np.arange(len(scores)), task)
+        nearest = others[np.argsort(((z[others] - z[task]) ** 2).sum(1))[:k]]
+        blind.append(regret[task, np.argmax(standing[others].mean(0))])
+        aware.append(regret[task, np.argmax(standing[nearest].mean(0))])
+    return np.array(blind), np.array(aware)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", default=str(Path(__file__).parents[1] / "tfx_tanas" / "assets" / "records.jsonl.gz"))
+    args = parser.parse_args()
+    by_task: dict[str, dict[str, float]] = defaultdict(dict)
+    meta: dict[str, np.ndarray] = {}
+    for record in average_over_seeds(read_records(args.records)):
+        by_task[record.task][record.architecture.key] = record.score
+        meta[record.task] = record.meta_features.vector(META_FEATURE_NAMES)
+    sets = {
+        "references (random)": reference_architectures(DEFAULT_SPACE),
+        "portfolio (strong)": DEFAULT_SPACE.portfolio(),
+    }
+    sets["references + portfolio"] = sets["references (random)"] + sets["portfolio (strong)"]
+    for name, archs in sets.items():
+        keys = list(dict.fromkeys(a.key for a in archs))
+        tasks = [t for t in by_task if not t.startswith(("synthetic/", "prior/")) and all(k in by_task[t] for k in keys)]
+        if len(tasks) < 10:
+            print(f"{name}: measured on {len(tasks)} real tasks only, skipped")
+            continue
+        scores = np.array([[by_task[t][k] for k in keys] for t in tasks])
+        best = np.array([max(by_task[t].values()) for t in tasks])  # best of every network the task trained
+        blind, _ = held_out_gains(scores, best, np.array([meta[t] for t in tasks]), k=len(tasks))
+        oracle = 100.0 * (best[:, None] - scores).min(1)
+        print(f"\n{name}: {len(keys)} networks on {len(tasks)} real tasks; regret (points to the task's best network)")
+        print(f"best-on-average {blind.mean():.2f}, oracle of the set {oracle.mean():.2f}\n")
+        print("| k nearest tasks | regret | gain over best-on-average (+/- s.e.) |")
+        print("| ---: | ---: | ---: |")
+        for k in NEIGHBOURS:
+            _, aware = held_out_gains(scores, best, np.array([meta[t] for t in tasks]), k)
+            gain = blind - aware
+            print(f"| {k} | {aware.mean():.2f} | {gain.mean():+.2f} +/- {gain.std(ddof=1) / np.sqrt(len(gain)):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
