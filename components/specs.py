@@ -23,6 +23,7 @@ HYPERPARAMETERS_KEY = "hyperparameters"
 
 # Parameter keys.
 LABEL_KEY = "label"
+IMAGE_FEATURE_KEY = "image_feature"  # set for image data: the tf.Example feature holding the encoded image
 SPLIT_KEY = "split"
 TASKS_KEY = "tasks"
 ARCHITECTURES_PER_TASK_KEY = "architectures_per_task"
@@ -43,6 +44,7 @@ class MetaFeatureGenSpec(ComponentSpec):
     PARAMETERS = {
         LABEL_KEY: ExecutionParameter(type=str),
         SPLIT_KEY: ExecutionParameter(type=str),
+        IMAGE_FEATURE_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),

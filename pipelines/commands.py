@@ -24,11 +24,13 @@ from tfx_tanas.components.arch_searcher.executor import HYPERPARAMETERS_FILE
 from tfx_tanas.data import clean_frame, read_csv
 from tfx_tanas.errors import InputError
 from tfx_tanas.files import exclusive_directory, read_text
+from tfx_tanas.image_data import is_image_data, read_images, write_image_tfrecords
 from tfx_tanas.meta_features import MetaFeatures
 from tfx_tanas.pipelines import metadata
 from tfx_tanas.pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerprint
 from tfx_tanas.protocol import protocol_for
 from tfx_tanas.records import Record, append_records
+from tfx_tanas.search_space import DEFAULT_SPACE, IMAGE_SPACE
 from tfx_tanas.workflows import (
     META_FEATURES_FILE,
     METRICS_FILE,
@@ -42,6 +44,8 @@ PIPELINE_ROOT = "pipeline"
 METADATA_FILE = "metadata.sqlite"
 SERVING_DIR = "serving"
 EVALUATOR_DIR = "evaluator"
+IMAGE_EXAMPLES_DIR = "examples"  # an image folder's TFRecords, what ImportExampleGen reads
+IMAGE_LABEL = "label"  # the label feature of those TFRecords (the class sub-folder's name)
 
 log = logging.getLogger(__name__)
 
@@ -63,27 +67,47 @@ def run_command(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory, but {out} is a file")
     data = Path(args.data).resolve()
-    frame = check_data(data, args.label)
+    images = is_image_data(data)
+    if images:
+        if args.records:
+            raise InputError("--records (continual records) is for tables in this release")
+        image_set = read_images(data, args.label, args.image_feature)  # the checks the components would fail on obscurely
+        label = args.label if data.is_file() else IMAGE_LABEL
+    else:
+        if not args.label:
+            raise InputError(f"--label names the label column of the table {data}")
+        frame = check_data(data, args.label)
+        label = args.label
     if args.train_top < 1:
         raise InputError(f"--train-top must be at least 1, got {args.train_top}")
-    evaluator = Path(args.evaluator).resolve() if args.evaluator else bundled_evaluator_path()
-    load_evaluator(evaluator)  # refuses another search space or meta-feature version
+    space = IMAGE_SPACE if images else DEFAULT_SPACE
+    evaluator = Path(args.evaluator).resolve() if args.evaluator else bundled_evaluator_path(space.modality)
+    load_evaluator(evaluator, space)  # refuses another kind of data, search space or meta-feature version
     out.mkdir(parents=True, exist_ok=True)
     out = out.resolve()
     args.held.enter_context(exclusive_directory(out))
     remove_partial_versions(out / SERVING_DIR)
+    if images and data.is_dir():  # a folder of class sub-folders: ImportExampleGen reads TFRecords
+        examples = out / IMAGE_EXAMPLES_DIR
+        shutil.rmtree(examples, ignore_errors=True)
+        examples.mkdir()
+        write_image_tfrecords(image_set, examples / "images.tfrecord", args.image_feature, IMAGE_LABEL)
+        data = examples
+    elif images:
+        data = data.parent
 
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     pipeline = create_pipeline(
         data=str(data),
-        label=args.label,
+        label=label,
         pipeline_root=str(out / PIPELINE_ROOT),
         serving_dir=str(out / SERVING_DIR),
         evaluator_uri=str(evaluator),
         evaluator_fingerprint=directory_fingerprint(evaluator),
         metadata_path=str(out / METADATA_FILE),
         train_top=args.train_top,
+        image_feature=args.image_feature if images else None,
     )
     started = time.perf_counter()
     LocalDagRunner().run(pipeline)

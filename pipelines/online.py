@@ -1,4 +1,4 @@
-"""The online pipeline: from a CSV to a TF Serving model of the searched architecture."""
+"""The online pipeline: from a CSV (or TFRecords of images) to a TF Serving model of the searched architecture."""
 
 from __future__ import annotations
 
@@ -40,8 +40,11 @@ def create_pipeline(
     min_accuracy: float = 0.0,
     beam_pipeline_args: Sequence[str] | None = None,
     enable_cache: bool = True,
+    image_feature: str | None = None,
 ) -> pipeline.Pipeline:
-    """The online pipeline over ``data`` (a CSV file or a directory of them; local path or URI).
+    """The online pipeline over ``data`` (a CSV file or a directory of them; local path or URI),
+    or with ``image_feature`` over image data (claim 15): ``data`` is a directory of TFRecord files
+    of tf.Examples carrying an encoded image in ``image_feature``, read by ImportExampleGen.
 
     ``evaluator_uri`` is imported as the ``tfx_tanas.EvaluatorArtifact`` artifact ArchSearcher uses;
     ``evaluator_fingerprint`` (see :func:`directory_fingerprint`) makes the Importer register a
@@ -51,7 +54,7 @@ def create_pipeline(
     brings its own store). A model is pushed to ``serving_dir/<version>/`` only when its
     accuracy on the eval split is at least ``min_accuracy``.
     """
-    example_gen = csv_example_gen(data)
+    example_gen = tfx_components.ImportExampleGen(input_base=data) if image_feature else csv_example_gen(data)
     statistics_gen = tfx_components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx_components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
     meta_feature_gen = MetaFeatureGen(
@@ -59,6 +62,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         examples=example_gen.outputs["examples"],
         label=label,
+        image_feature=image_feature,
     )
     evaluator_importer = Importer(
         source_uri=evaluator_uri,
@@ -79,7 +83,7 @@ def create_pipeline(
         hyperparameters=arch_searcher.outputs["hyperparameters"],
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
-        custom_config={"label": label, "seed": seed},
+        custom_config={"label": label, "seed": seed, **({"image_feature": image_feature} if image_feature else {})},
     )
     model_evaluator = tfx_components.Evaluator(  # TFX's model evaluation (TFMA), not tanas's evaluator
         examples=example_gen.outputs["examples"],

@@ -4,7 +4,7 @@ Used by TFX's standard Trainer as ``run_fn="tfx_tanas.pipelines.trainer_module.r
 so the same string works locally and inside the Kubeflow image). The architecture arrives as
 ``fn_args.hyperparameters`` (ArchSearcher's HyperParameters output: one architecture, or with its
 ``train_top`` option the shortlist, trained one by one, the best on validation kept); ``custom_config`` carries
-``label`` and ``seed``.
+``label`` and ``seed``, and for image data ``image_feature`` (the feature with the encoded image).
 
 The SavedModel has two signatures on serialized tf.Examples:
 
@@ -26,8 +26,10 @@ from tfx.utils import io_utils
 
 from tfx_tanas.components.artifact_io import read_examples
 from tfx_tanas.errors import InputError
+from tfx_tanas.image_data import read_image_tfrecords
+from tfx_tanas.image_training import train_and_select_images
 from tfx_tanas.protocol import protocol_for
-from tfx_tanas.serving import ServingModule
+from tfx_tanas.serving import ImageServingModule, ServingModule
 from tfx_tanas.training import train_and_select
 from tfx_tanas.workflows import METRICS_FILE, architectures_from_hyperparameters, metrics_jsonl
 
@@ -40,15 +42,24 @@ def run_fn(fn_args: FnArgs) -> None:
         raise InputError("Trainer custom_config needs 'label'")
     if not fn_args.hyperparameters:
         raise InputError("Trainer needs the architecture: pass ArchSearcher's 'hyperparameters' output")
-    label = config["label"]
+    label, seed = config["label"], int(config.get("seed", 0))
     architectures = architectures_from_hyperparameters(fn_args.hyperparameters)  # one, or ArchSearcher's train_top shortlist
-    schema = io_utils.SchemaReader().read(fn_args.schema_path)
-    train = read_examples(fn_args.train_files, schema)
-    evaluation = read_examples(fn_args.eval_files, schema)
-    protocol = protocol_for(architectures[0].space.version)
-    trained = train_and_select(train, label, architectures, eval_frame=evaluation, protocol=protocol, seed=int(config.get("seed", 0)))
+    space = architectures[0].space
+    protocol = protocol_for(space.version, space.modality)
+    image_feature = config.get("image_feature")
+    if image_feature:  # images (claim 15): the examples carry encoded images
+        train_images = read_image_tfrecords(",".join(fn_args.train_files), image_feature, label)
+        eval_images = read_image_tfrecords(",".join(fn_args.eval_files), image_feature, label, classes=train_images.classes)
+        trained = train_and_select_images(train_images, architectures, eval_images, protocol, seed, image_feature=image_feature)
+        classes = train_images.classes
+    else:
+        schema = io_utils.SchemaReader().read(fn_args.schema_path)
+        train = read_examples(fn_args.train_files, schema)
+        evaluation = read_examples(fn_args.eval_files, schema)
+        trained = train_and_select(train, label, architectures, eval_frame=evaluation, protocol=protocol, seed=seed)
+        classes = trained.serving_module.schema.classes
 
-    module = EvaluationModule(trained.serving_module)
+    module = EvaluationModule(trained.serving_module, classes)
     tf.saved_model.save(
         module, fn_args.serving_model_dir, signatures={"serving_default": module.serving.serve, EVALUATION_SIGNATURE: module.evaluate}
     )
@@ -60,10 +71,10 @@ def run_fn(fn_args: FnArgs) -> None:
 class EvaluationModule(tf.Module):
     """The core's serving module plus the ``evaluation`` signature laid out for TFMA's labels."""
 
-    def __init__(self, serving: ServingModule):
+    def __init__(self, serving: ServingModule | ImageServingModule, classes: Sequence[str]):
         super().__init__()
         self.serving = serving
-        positions, vocabulary = tfma_label_layout(serving.schema.classes)
+        positions, vocabulary = tfma_label_layout(classes)
         self.positions = tf.constant([[p] for p in positions], tf.int32)
         self.vocabulary = tf.constant(vocabulary)
         self.evaluate = tf.function(self._evaluate, input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

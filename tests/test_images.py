@@ -17,7 +17,14 @@ from synthetic import file_digest
 from tfx_tanas.cli import main
 from tfx_tanas.errors import InputError
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
-from tfx_tanas.image_data import ImageSet, encode_example, read_image_folder, read_images, write_image_folder, write_image_tfrecords
+from tfx_tanas.image_data import (
+    ImageSet,
+    encode_example,
+    read_image_folder,
+    read_images,
+    write_image_folder,
+    write_image_tfrecords,
+)
 from tfx_tanas.image_meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION, image_meta_features
 from tfx_tanas.image_network import build_image_network
 from tfx_tanas.image_tasks import ImageTask, image_tasks
@@ -208,3 +215,25 @@ def test_bad_image_input_exits_2_with_one_line_and_leaves_the_inputs_alone(tmp_p
     _one_class(tmp_path / "cats")
     assert main(["train", "--data", str(tmp_path / "cats"), "--architecture", str(sample), "--out", str(tmp_path / "m")]) == 2
     assert "only one class" in capsys.readouterr().err
+
+
+def test_tanas_run_pushes_a_served_image_model_from_a_folder(workspace, image_evaluator_dir, shapes, capsys):
+    """The TFX pipeline for images: ImportExampleGen over the folder's TFRecords -> StatisticsGen ->
+    SchemaGen -> MetaFeatureGen -> ArchSearcher -> Trainer -> Evaluator -> Pusher."""
+    from tfx_tanas.pipelines.commands import METADATA_FILE, SERVING_DIR
+    from tfx_tanas.pipelines.metadata import latest_run, open_store
+
+    out = workspace / "pipeline"
+    argv = ["run", "--data", str(workspace / "folder"), "--out", str(out), "--evaluator", str(image_evaluator_dir), "--train-top", "1"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "serving model:" in printed
+    runs = {run.node: run for run in latest_run(open_store(str(out / METADATA_FILE)))}
+    assert {"ImportExampleGen", "MetaFeatureGen", "ArchSearcher", "Trainer", "Evaluator", "Pusher"} <= set(runs)
+    [meta] = runs["MetaFeatureGen"].outputs["meta_features"]
+    assert json.loads((Path(meta.uri) / "meta_features.json").read_text())["modality"] == "image"
+    [version] = list((out / SERVING_DIR).iterdir())
+    served = tf.saved_model.load(str(version)).signatures["serving_default"]
+    files = sorted((workspace / "folder").glob("*/*.png"))[::30]
+    answer = served(examples=tf.constant([encode_example(f.read_bytes()) for f in files]))
+    assert set(answer["class_name"].numpy().astype(str)) <= set(shapes.classes)

@@ -40,7 +40,7 @@ def test_saved_model_serves_the_core_outputs_and_the_evaluation_layout(tmp_path:
     signal = rng.normal(size=200)
     frame = pd.DataFrame({"signal": signal, "label": np.where(signal > 0, 3, 1)})
     trained = train_and_select(frame, "label", [SearchSpace().sample(np.random.default_rng(0))], protocol=FAST)
-    module = EvaluationModule(trained.serving_module)
+    module = EvaluationModule(trained.serving_module, trained.serving_module.schema.classes)
     tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serving.serve, EVALUATION_SIGNATURE: module.evaluate})
 
     loaded = tf.saved_model.load(str(tmp_path))

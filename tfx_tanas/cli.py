@@ -136,8 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=_build_evaluator)
 
     run = commands.add_parser("run", help="run the online TFX pipeline locally (Beam) and push a servable model")
-    run.add_argument("--data", required=True, help="CSV file or directory of CSV files")
-    run.add_argument("--label", required=True)
+    run.add_argument("--data", required=True, help="CSV file or directory of CSV files; or images: a folder of class sub-folders, or a TFRecord file")
+    run.add_argument("--label", help=_LABEL_HELP)
+    run.add_argument("--image-feature", default=DEFAULT_IMAGE_FEATURE, help="TFRecords: the tf.Example feature with the encoded image")
     run.add_argument("--out", required=True, help="pipeline root, ML Metadata store and serving/ go here")
     run.add_argument("--evaluator", help="evaluator directory (default: the bundled one)")
     run.add_argument(

@@ -57,9 +57,12 @@ class ImageSet:
 
 
 def is_image_data(path: str | os.PathLike) -> bool:
-    """A folder, or TFRecord files: what :func:`read_images` reads (anything else is a CSV table)."""
+    """A folder without CSV files, or TFRecord files: what :func:`read_images` reads (anything else
+    is a table: a CSV file, or a folder of them)."""
     first = str(path).split(",")[0]
-    return Path(first).is_dir() or first.endswith(TFRECORD_SUFFIXES)
+    if Path(first).is_dir():
+        return not any(Path(first).glob("*.csv"))
+    return first.endswith(TFRECORD_SUFFIXES)
 
 
 def read_images(

@@ -508,3 +508,8 @@ def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_f
     archs = [space.sample(rng) for _ in range(count - num_continuous)]
     archs += [space.sample_continuous(rng) for _ in range(num_continuous)]
     return archs
+
+
+def default_space(modality: str) -> SearchSpace:
+    """The search space of a kind of data: :data:`DEFAULT_SPACE` for tables, :data:`IMAGE_SPACE` for images."""
+    return IMAGE_SPACE if modality == "image" else DEFAULT_SPACE

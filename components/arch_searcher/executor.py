@@ -16,16 +16,18 @@ from tfx.types import artifact_utils
 from tfx_tanas import workflows
 from tfx_tanas.components import artifact_io, artifacts, specs
 from tfx_tanas.meta_features import MetaFeatures
+from tfx_tanas.search_space import default_space
 
 HYPERPARAMETERS_FILE = "best_hyperparameters.txt"  # the name TFX's Tuner uses
 
 
 class Executor(base_executor.BaseExecutor):
-    """Searches the library's search space; an evaluator made for another space is refused."""
+    """Searches the search space of the data's kind (table or images); an evaluator made for
+    another space or kind is refused."""
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any]) -> None:
-        evaluator = workflows.load_evaluator(artifact_io.single_uri(input_dict[specs.EVALUATOR_KEY]))
         meta = MetaFeatures.from_json(artifact_io.read_json(artifact_io.single_uri(input_dict[specs.META_FEATURES_KEY]), workflows.META_FEATURES_FILE))
+        evaluator = workflows.load_evaluator(artifact_io.single_uri(input_dict[specs.EVALUATOR_KEY]), default_space(meta.modality))
         search_options = artifact_io.parse_json_object(exec_properties.get(specs.SEARCH_OPTIONS_KEY), specs.SEARCH_OPTIONS_KEY)
         choice = workflows.choose_architecture(meta, evaluator, exec_properties[specs.METHOD_KEY], int(exec_properties[specs.SEED_KEY]), search_options)
 

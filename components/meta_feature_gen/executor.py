@@ -1,4 +1,4 @@
-"""MetaFeatureGen executor: StatisticsGen statistics + labelled rows -> ``meta_features.json``."""
+"""MetaFeatureGen executor: StatisticsGen statistics + labelled rows (or decoded images) -> ``meta_features.json``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from tfx_tanas import workflows
+from tfx_tanas import options, workflows
 from tfx_tanas.components import artifact_io, artifacts, specs
 from tfx_tanas.data import clean_frame
+from tfx_tanas.image_data import read_image_tfrecords
 
 
 class Executor(base_executor.BaseExecutor):
@@ -20,13 +21,19 @@ class Executor(base_executor.BaseExecutor):
         label, split = exec_properties[specs.LABEL_KEY], exec_properties[specs.SPLIT_KEY]
         schema = artifact_io.load_schema(input_dict[specs.SCHEMA_KEY])
         artifact_io.require_label(schema, label)
-        statistics = artifact_io.load_statistics(input_dict[specs.STATISTICS_KEY], split)
-        frame = clean_frame(artifact_io.read_examples(artifact_io.split_file_patterns(input_dict[specs.EXAMPLES_KEY], split), schema), label)
-        meta = workflows.describe_task(frame, label, statistics)
+        patterns = artifact_io.split_file_patterns(input_dict[specs.EXAMPLES_KEY], split)
+        image_feature = exec_properties.get(specs.IMAGE_FEATURE_KEY)
+        if image_feature:  # images: described from the decoded images of the split
+            images = read_image_tfrecords(",".join(patterns), image_feature, label, max_images=options.DESCRIBE_MAX_IMAGES)
+            meta, num_examples, num_features = workflows.describe_images(images), images.num_available, 1
+        else:
+            statistics = artifact_io.load_statistics(input_dict[specs.STATISTICS_KEY], split)
+            frame = clean_frame(artifact_io.read_examples(patterns, schema), label)
+            meta, num_examples, num_features = workflows.describe_task(frame, label, statistics), len(frame), len(frame.columns) - 1
 
         output = artifact_utils.get_single_instance(output_dict[specs.META_FEATURES_KEY])
         artifact_io.write_json(output.uri, workflows.META_FEATURES_FILE, meta.to_json())
         output.set_int_custom_property(artifacts.META_FEATURE_VERSION, meta.version)
-        output.set_int_custom_property(artifacts.NUM_EXAMPLES, len(frame))
-        output.set_int_custom_property(artifacts.NUM_FEATURES, len(frame.columns) - 1)
+        output.set_int_custom_property(artifacts.NUM_EXAMPLES, num_examples)
+        output.set_int_custom_property(artifacts.NUM_FEATURES, num_features)
         output.set_int_custom_property(artifacts.NUM_CLASSES, int(meta.values["num_classes"]))
