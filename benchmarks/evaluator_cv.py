@@ -5,6 +5,7 @@ scores and the top-1 regret (points of accuracy lost by taking the evaluator's f
 task's trained architectures instead of the best of them).
 
     python benchmarks/evaluator_cv.py --records tfx_tanas/assets/records.jsonl.gz [--folds 5]
+    python benchmarks/evaluator_cv.py --records tfx_tanas/assets/image_records.jsonl.gz --by-family --configs within_task:tfdv
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--records", required=True)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=EvaluatorConfig.epochs)
+    parser.add_argument("--by-family", action="store_true", help="hold out whole task families together (image tasks)")
     parser.add_argument(
         "--configs",
         default="squared_error:tfdv,pairwise:tfdv,within_task:tfdv,within_task:learned",
@@ -47,7 +49,7 @@ def main() -> None:
             context_noise=float(noise[0]) if noise else EvaluatorConfig.context_noise,
         )
         started = time.perf_counter()
-        report = leave_task_out(records, config, folds=args.folds)
+        report = leave_task_out(records, config, folds=args.folds, by_family=args.by_family)
         gain, error = report.gain_over_best_on_average
         baseline = np.nanmean([t.best_on_average_regret_points for t in report.tasks])
         print(

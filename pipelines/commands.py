@@ -44,6 +44,7 @@ PIPELINE_ROOT = "pipeline"
 METADATA_FILE = "metadata.sqlite"
 SERVING_DIR = "serving"
 EVALUATOR_DIR = "evaluator"
+IMAGE_EVALUATOR_DIR = "image_evaluator"
 IMAGE_EXAMPLES_DIR = "examples"  # an image folder's TFRecords, what ImportExampleGen reads
 IMAGE_LABEL = "label"  # the label feature of those TFRecords (the class sub-folder's name)
 
@@ -194,7 +195,9 @@ def compile_command(args: argparse.Namespace) -> None:
     """Compile the online or the offline pipeline into a Kubeflow Pipelines spec (schema 2.1, what KFP 2 runs).
 
     The spec names ``--pipeline-root`` as its default root, so ``kfp.Client`` can submit it as
-    is. The online pipeline imports the evaluator from ``<pipeline root>/evaluator``. The offline
+    is. The online pipeline imports the evaluator from ``<pipeline root>/evaluator``; with
+    ``--image-feature`` it reads TFRecords of images (ImportExampleGen) and imports the image
+    evaluator from ``<pipeline root>/image_evaluator``. The offline
     one (``--pipeline offline``) trains an evaluator on ``--tasks``: a task set of ``tanas
     build-evaluator`` or comma-separated task ids (``sklearn/iris,sklearn/wine``), with
     build-evaluator's other options and defaults. An option of the other pipeline is refused.
@@ -212,7 +215,7 @@ def compile_command(args: argparse.Namespace) -> None:
         raise InputError(f"--out names the spec file to write, but {out} is a directory")
     kind = getattr(args, "pipeline", "online")
     defaults = {
-        "online": {"data": "gs://YOUR_BUCKET/data", "label": "label"},
+        "online": {"data": "gs://YOUR_BUCKET/data", "label": "label", "image_feature": None},
         "offline": {
             "tasks": options.TASK_SETS[0],
             "synthetic": options.SYNTHETIC_TASKS,
@@ -260,7 +263,8 @@ def compile_command(args: argparse.Namespace) -> None:
             label=given["label"],
             pipeline_root=root,
             serving_dir=f"{root}/{SERVING_DIR}",
-            evaluator_uri=f"{root}/{EVALUATOR_DIR}",
+            evaluator_uri=f"{root}/{IMAGE_EVALUATOR_DIR if given['image_feature'] else EVALUATOR_DIR}",
+            image_feature=given["image_feature"],
         )
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=args.image, use_pipeline_spec_2_1=True)
@@ -273,4 +277,5 @@ def compile_command(args: argparse.Namespace) -> None:
     if kind == "offline":
         print(f"the online pipeline imports the evaluator the EvaluatorTrainer writes once it is copied to <its pipeline root>/{EVALUATOR_DIR}")
     else:
-        print(f"before the first run, copy the evaluator directory {bundled_evaluator_path()} to {root}/{EVALUATOR_DIR}")
+        modality, directory = ("image", IMAGE_EVALUATOR_DIR) if given["image_feature"] else ("tabular", EVALUATOR_DIR)
+        print(f"before the first run, copy the evaluator directory {bundled_evaluator_path(modality)} to {root}/{directory}")

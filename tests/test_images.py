@@ -25,9 +25,10 @@ from tfx_tanas.image_data import (
     write_image_folder,
     write_image_tfrecords,
 )
-from tfx_tanas.image_meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION, image_meta_features
+from tfx_tanas.image_meta_features import image_meta_features
 from tfx_tanas.image_network import build_image_network
 from tfx_tanas.image_tasks import ImageTask, image_tasks
+from tfx_tanas.meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION
 from tfx_tanas.meta_training import generate_records
 from tfx_tanas.protocol import IMAGE_PROTOCOL
 from tfx_tanas.records import read_records
@@ -237,3 +238,21 @@ def test_tanas_run_pushes_a_served_image_model_from_a_folder(workspace, image_ev
     files = sorted((workspace / "folder").glob("*/*.png"))[::30]
     answer = served(examples=tf.constant([encode_example(f.read_bytes()) for f in files]))
     assert set(answer["class_name"].numpy().astype(str)) <= set(shapes.classes)
+
+
+def test_the_image_pipeline_compiles_for_kubeflow_with_the_image_evaluator(tmp_path, capsys):
+    import yaml
+    from kfp import components as kfp_components
+
+    out = tmp_path / "pipeline.yaml"
+    argv = ["compile", "--out", str(out), "--image-feature", "image", "--data", "gs://bucket/images", "--label", "label", "--pipeline-root", "gs://bucket/root"]
+    assert main(argv) == 0
+    assert "image_evaluator" in capsys.readouterr().out
+    spec = yaml.safe_load(out.read_text())
+    kfp_components.load_component_from_file(str(out))  # KFP accepts the spec as written
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "ImportExampleGen" in tasks and "CsvExampleGen" not in tasks
+    assert tasks["MetaFeatureGen"]["inputs"]["parameters"]["image_feature"]["runtimeValue"]["constant"] == "image"
+    trainer_config = json.loads(tasks["Trainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constant"])
+    assert trainer_config["image_feature"] == "image"
+    assert "gs://bucket/root/image_evaluator" in out.read_text()

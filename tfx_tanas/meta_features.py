@@ -96,6 +96,15 @@ META_FEATURES: tuple[tuple[str, Callable[[TaskSummary], float]], ...] = (
     ),
 )
 META_FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in META_FEATURES)
+# Image tasks (claim 15): computed in tfx_tanas.image_meta_features, declared here with the tabular
+# set so records and evaluators check either kind without importing the image code.
+IMAGE_META_FEATURE_VERSION = 1
+IMAGE_META_FEATURE_NAMES: tuple[str, ...] = (
+    "log_num_examples", "num_classes", "log_num_classes", "is_binary", "normalized_label_entropy", "minority_class_fraction",
+    "log_examples_per_class", "log_height", "log_width", "channels", "pixel_mean", "pixel_std", "colourfulness",
+    "mean_image_std", "between_image_std", "smoothness", "pixel_label_mi_mean", "pixel_label_mi_max", "landmark_logistic",
+    "landmark_nearest_neighbour", "majority_accuracy",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,11 +159,7 @@ class MetaFeatures:
 
 def meta_feature_set(modality: str) -> tuple[tuple[str, ...], int]:
     """The names and version of the meta-features describing a task of ``modality``."""
-    if modality == "image":
-        from tfx_tanas.image_meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION
-
-        return IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION
-    return META_FEATURE_NAMES, META_FEATURE_VERSION
+    return (IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION) if modality == "image" else (META_FEATURE_NAMES, META_FEATURE_VERSION)
 
 
 def statistics_from_frame(frame: pd.DataFrame) -> statistics_pb2.DatasetFeatureStatisticsList:
