@@ -256,3 +256,13 @@ def test_the_image_pipeline_compiles_for_kubeflow_with_the_image_evaluator(tmp_p
     trainer_config = json.loads(tasks["Trainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constant"])
     assert trainer_config["image_feature"] == "image"
     assert "gs://bucket/root/image_evaluator" in out.read_text()
+
+
+def test_a_stacked_image_network_trains_as_it_would_alone(shapes):
+    from tfx_tanas.image_training import split_images, train_image_architectures
+
+    train, validation = split_images(shapes, TINY_PROTOCOL)
+    archs = [IMAGE_SPACE.discrete(layers, "conv3x3", learning_rate=3e-3) for layers in (["conv3x3_16_relu"], ["conv5x5_32_gelu", "conv3x3_16_relu"], [])]
+    alone = train_image_architectures(train, validation, archs, TINY_PROTOCOL, stack_size=1)
+    stacked = train_image_architectures(train, validation, archs, TINY_PROTOCOL, stack_size=3)
+    np.testing.assert_allclose([r.validation_history for r in stacked], [r.validation_history for r in alone], atol=1e-6)

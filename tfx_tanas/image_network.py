@@ -32,7 +32,7 @@ def stem(kind: str, name: str) -> keras.layers.Layer:
     return keras.Sequential(layers, name=name)
 
 
-def build_image_network(plan: NetworkPlan, image_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build_image_network(plan: NetworkPlan, image_shape: tuple[int, int, int], num_classes: int, name: str = "image_network") -> keras.Model:
     """Images (batch, height, width, channels) in [0, 1] -> logits."""
     if plan.modality != "image":
         raise ValueError("build_image_network needs the plan of an image architecture")
@@ -54,4 +54,4 @@ def build_image_network(plan: NetworkPlan, image_shape: tuple[int, int, int], nu
             h = keras.layers.MaxPooling2D(2, padding="same", name=f"pool_{position}")(h)
     h = keras.layers.GlobalAveragePooling2D(name="global_pool")(h)
     logits = keras.layers.Dense(num_classes, name="output")(h)
-    return keras.Model(image, logits, name="image_network")
+    return keras.Model(image, logits, name=name)

@@ -2,8 +2,8 @@
 
 The protocol's rule, as for tables: ``evaluations`` segments of a step budget that grows with the
 data, the weights of the segment with the lowest validation loss restored, the score their
-validation accuracy. Each network trains on its own (convolutions do not stack as cheaply as the
-tabular Dense stacks: one network already keeps a CPU busy).
+validation accuracy. Networks of one learning rate and weight decay train side by side as one
+Keras model (:func:`train_image_architectures`), which shares the per-step overhead.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def split_images(images: ImageSet, protocol: TrainingProtocol = IMAGE_PROTOCOL, 
     return images.subset(split.train), images.subset(split.validation)
 
 
+STACK_SIZE = 8  # image networks trained as one Keras model (benchmarks/image_stacking.py)
+
+
 def train_image_architectures(
     train: ImageSet,
     validation: ImageSet,
@@ -41,31 +44,60 @@ def train_image_architectures(
     seed: int = 0,
     keep_networks: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    stack_size: int = STACK_SIZE,
 ) -> list[TrainResult]:
     """Train each architecture on ``train``, score it on ``validation``; a network whose loss
-    becomes NaN gets ``error`` set and score NaN, the others are unaffected."""
-    x_train, x_validation = _floats(train), _floats(validation)
+    becomes NaN gets ``error`` set and score NaN, the others are unaffected.
+
+    Networks sharing a learning rate and weight decay train up to ``stack_size`` at a time as one
+    Keras model with one output each: the loss is the sum of theirs, so each network's gradients,
+    Adam state and weight decay are its own, every network sees the same batches, and it starts
+    from weights seeded by (``seed``, its architecture): it trains as it would alone, only the
+    per-step overhead is shared."""
+    groups: dict[tuple[float, float], list[int]] = {}
+    for index, arch in enumerate(architectures):
+        groups.setdefault((arch.plan.learning_rate, arch.plan.weight_decay), []).append(index)
+    results: dict[int, TrainResult] = {}
+    for members in groups.values():
+        for start in range(0, len(members), max(1, stack_size)):
+            chunk = members[start : start + max(1, stack_size)]
+            for index, result in zip(chunk, _train_stack([architectures[i] for i in chunk], train, validation, protocol, seed, keep_networks)):
+                results[index] = result
+            if progress:
+                progress(len(results), len(architectures))
+    return [results[i] for i in range(len(architectures))]
+
+
+def _train_stack(
+    architectures: Sequence[Architecture], train: ImageSet, validation: ImageSet, protocol: TrainingProtocol, seed: int, keep_networks: bool
+) -> list[TrainResult]:
+    networks = []
+    for position, arch in enumerate(architectures):
+        keras.utils.set_random_seed(_network_seed(seed, arch))
+        networks.append(build_image_network(arch.plan, train.image_shape, train.num_classes, name=f"net{position}"))
+    keras.utils.set_random_seed(seed)  # the batch order: the same for every stack
+    image = keras.Input(train.image_shape, name="image")
+    model = keras.Model(image, {network.name: network(image) for network in networks})
+    plan = architectures[0].plan
+    optimizer = keras.optimizers.AdamW(plan.learning_rate, weight_decay=plan.weight_decay) if plan.weight_decay else keras.optimizers.Adam(plan.learning_rate)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=optimizer, loss={n.name: loss for n in networks}, metrics={n.name: ["accuracy"] for n in networks})
     evaluations, steps = protocol.schedule(len(train.labels))
     batch = protocol.batch_size(len(train.labels))
+    batches = tf.data.Dataset.from_tensor_slices((_floats(train), {n.name: train.labels for n in networks}))
+    best = _BestByValidationLoss(networks)
+    started = time.perf_counter()
+    model.fit(
+        batches.shuffle(len(train.labels), seed=seed).repeat().batch(batch).prefetch(2), epochs=evaluations, steps_per_epoch=steps,
+        validation_data=(_floats(validation), {n.name: validation.labels for n in networks}), validation_batch_size=512, callbacks=[best], verbose=0,
+    )
+    seconds = (time.perf_counter() - started) / len(networks)
     results = []
-    for index, arch in enumerate(architectures):
-        keras.utils.set_random_seed(seed)
-        network = build_image_network(arch.plan, train.image_shape, train.num_classes)
-        plan = arch.plan
-        optimizer = keras.optimizers.AdamW(plan.learning_rate, weight_decay=plan.weight_decay) if plan.weight_decay else keras.optimizers.Adam(plan.learning_rate)
-        network.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-        batches = tf.data.Dataset.from_tensor_slices((x_train, train.labels)).shuffle(len(train.labels), seed=seed).repeat().batch(batch)
-        best = _BestByValidationLoss()
-        started = time.perf_counter()
-        history = network.fit(
-            batches.prefetch(2), epochs=evaluations, steps_per_epoch=steps, validation_data=(x_validation, validation.labels),
-            validation_batch_size=512, callbacks=[best], verbose=0,
-        )
-        seconds = time.perf_counter() - started
-        losses, accuracies = np.array(history.history["val_loss"]), np.array(history.history["val_accuracy"])
-        diverged = not np.isfinite(losses).all() or best.weights is None
+    for position, (arch, network) in enumerate(zip(architectures, networks)):
+        losses, accuracies = np.array(best.losses[position]), np.array(best.accuracies[position])
+        diverged = not np.isfinite(losses).all() or best.weights[position] is None
         if not diverged:
-            network.set_weights(best.weights)
+            network.set_weights(best.weights[position])
         results.append(
             TrainResult(
                 architecture=arch,
@@ -77,9 +109,12 @@ def train_image_architectures(
                 error="loss became NaN or infinite" if diverged else None,
             )
         )
-        if progress:
-            progress(index + 1, len(architectures))
     return results
+
+
+def _network_seed(seed: int, arch: Architecture) -> int:
+    """A network's initial weights depend on the run's seed and its architecture only."""
+    return (seed * 1_000_003 + int(arch.key, 16)) % (2**31)
 
 
 def image_scores(images: ImageSet, architectures: Sequence[Architecture], protocol: TrainingProtocol = IMAGE_PROTOCOL, seed: int = 0) -> list[TrainResult]:
@@ -130,16 +165,27 @@ def train_and_select_images(
 
 
 class _BestByValidationLoss(keras.callbacks.Callback):
-    """Keeps the weights of the epoch (segment) with the lowest finite validation loss."""
+    """Per stacked network: its validation curve, and the weights of the epoch (segment) with its
+    lowest finite validation loss."""
 
-    def __init__(self):
+    def __init__(self, networks: Sequence[keras.Model]):
         super().__init__()
-        self.best_loss, self.weights = np.inf, None
+        self.networks = list(networks)
+        self.losses: list[list[float]] = [[] for _ in networks]
+        self.accuracies: list[list[float]] = [[] for _ in networks]
+        self.weights: list[list[np.ndarray] | None] = [None for _ in networks]
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("val_loss", np.nan)
-        if np.isfinite(loss) and loss < self.best_loss:
-            self.best_loss, self.weights = loss, self.model.get_weights()
+        logs = logs or {}
+        alone = len(self.networks) == 1  # Keras names a single output's figures without a prefix
+        for position, network in enumerate(self.networks):
+            prefix = "val_" if alone else f"val_{network.name}_"
+            loss = float(logs.get(f"{prefix}loss", np.nan))
+            self.losses[position].append(loss)
+            self.accuracies[position].append(float(logs.get(f"{prefix}accuracy", np.nan)))
+            finite = [v for v in self.losses[position][:-1] if np.isfinite(v)]
+            if np.isfinite(loss) and loss < min(finite, default=np.inf):
+                self.weights[position] = network.get_weights()
 
 
 def _floats(images: ImageSet) -> np.ndarray:
