@@ -101,7 +101,7 @@ def test_a_sampled_folder_keeps_the_count_of_all_its_images(workspace):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda root: (root / "only").mkdir(parents=True), "no images found"),
+        (lambda root: (root / "only").mkdir(parents=True), "neither .csv files nor images"),
         (lambda root: _one_class(root), "only one class"),
         (lambda root: _mixed_channels(root), "mix 1 and 3 channels"),
     ],

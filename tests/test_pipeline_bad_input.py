@@ -46,7 +46,7 @@ def test_unreadable_csv(capsys, tmp_path: Path) -> None:
 
 def test_directory_without_csv_files(capsys, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    assert "no .csv files" in run_fails(capsys, tmp_path, "--data", str(tmp_path / "empty"), "--label", LABEL)
+    assert "neither .csv files nor images" in run_fails(capsys, tmp_path, "--data", str(tmp_path / "empty"), "--label", LABEL)
 
 
 def test_csv_files_with_different_headers(capsys, tmp_path: Path) -> None:

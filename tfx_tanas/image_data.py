@@ -95,7 +95,7 @@ def read_image_folder(path: str | os.PathLike, max_images: int | None = None, se
     }
     files = {name: found for name, found in files.items() if found}
     if not files:
-        raise InputError(f"{root}: no images found in class sub-folders (expected {root}/<class>/<image>.png)")
+        raise InputError(f"{root} holds neither .csv files nor images in class sub-folders ({root}/<class>/<image>.png)")
     names = list(classes) if classes is not None else sorted(files)
     unknown = set(files) - set(names)
     if unknown:
