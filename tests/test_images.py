@@ -187,7 +187,9 @@ def test_search_train_and_serve_an_image_folder(workspace, image_evaluator_dir, 
     assert arch.embedding == "patchify2" and arch.beta.sum() >= 3  # what the evaluator rewards
     model = workspace / "model"
     argv = ["train", "--data", str(workspace / "train.tfrecord"), "--label", "label", "--architecture", str(out / "architecture.json")]
-    assert main([*argv, "--out", str(model), "--max-steps", "20"]) == 0
+    assert main([*argv, "--out", str(model), "--max-steps", "20", "--eval-data", str(workspace / "folder")]) == 0
+    [metrics] = [json.loads(line) for line in (model / "metrics.jsonl").read_text().splitlines()]
+    assert metrics["eval_split"] == "eval-data" and 0.0 <= metrics["eval_accuracy"] <= 1.0
     served = tf.saved_model.load(str(next((model / "serving").iterdir()))).signatures["serving_default"]
     files = sorted((workspace / "folder").glob("*/*.png"))[::50]
     answer = served(examples=tf.constant([encode_example(f.read_bytes()) for f in files]))
