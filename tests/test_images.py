@@ -32,7 +32,7 @@ from tfx_tanas.meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE
 from tfx_tanas.meta_training import generate_records
 from tfx_tanas.protocol import IMAGE_PROTOCOL
 from tfx_tanas.records import read_records
-from tfx_tanas.search_space import IMAGE_SPACE, Architecture, sample_architectures
+from tfx_tanas.search_space import IMAGE_SPACE, Architecture
 
 TINY_PROTOCOL = dataclasses.replace(IMAGE_PROTOCOL, min_steps=8, max_steps=8, evaluations=2)
 SHAPES = "image/shapes_px16_c3_n150_z10_s7"
@@ -213,8 +213,9 @@ def test_bad_image_input_exits_2_with_one_line_and_leaves_the_inputs_alone(tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("tanas: error:") and "channels" in err[0]
     assert {p: file_digest(p) for p in before} == before
-    sample = tmp_path / "table.jsonl"
-    sample.write_text(json.dumps(sample_architectures(IMAGE_SPACE, 1, 0)[0].to_json()) + "\n")
+    sample = tmp_path / "archs.jsonl"
+    assert main(["sample-architectures", "--n", "2", "--modality", "image", "--out", str(sample)]) == 0
+    assert {Architecture.from_json(json.loads(line)).space for line in sample.read_text().splitlines()} == {IMAGE_SPACE}
     _one_class(tmp_path / "cats")
     assert main(["train", "--data", str(tmp_path / "cats"), "--architecture", str(sample), "--out", str(tmp_path / "m")]) == 2
     assert "only one class" in capsys.readouterr().err

@@ -94,8 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--records", help="append the measured (meta-features, architecture, score) records to this .jsonl (continual records)")
     train.set_defaults(handler=_train)
 
-    sample = commands.add_parser("sample-architectures", help="random discrete architectures of the default space")
+    sample = commands.add_parser("sample-architectures", help="random discrete architectures of the default space (or the image space)")
     sample.add_argument("--n", type=int, required=True)
+    sample.add_argument("--modality", choices=("tabular", "image"), default="tabular", help="image: architectures of the convolutional space")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, help="new .jsonl file")
     sample.set_defaults(handler=_sample)
@@ -294,14 +295,14 @@ def _table_label(args: argparse.Namespace) -> str:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from tfx_tanas.search_space import DEFAULT_SPACE, sample_architectures
+    from tfx_tanas.search_space import default_space, sample_architectures
 
     if args.n < 1:
         raise InputError("--n must be at least 1")
     out = Path(args.out)
     if out.exists():
         raise InputError(f"{out} already exists; choose a new path (tanas never overwrites a file you name)")
-    archs = sample_architectures(DEFAULT_SPACE, args.n, args.seed)
+    archs = sample_architectures(default_space(args.modality), args.n, args.seed)
     write_text(out, "".join(json.dumps(a.to_json()) + "\n" for a in archs))
     print(f"wrote {len(archs)} architectures to {out}")
 
