@@ -212,17 +212,8 @@ def kerastuner_search(prepared: PreparedTask, space: SearchSpace, protocol: Trai
     evaluations, steps = protocol.schedule(num_train)
     epochs = max(1, evaluations * steps * batch // num_train)
 
-    def architecture(hp: keras_tuner.HyperParameters) -> Architecture:
-        depth = hp.Int("depth", 0, space.num_layers)
-        alpha = np.tile(np.eye(space.num_baselines)[0], (space.num_layers, 1))
-        for j in range(depth):
-            alpha[j] = np.eye(space.num_baselines)[hp.Int(f"layer_{j}", 0, space.num_baselines - 1)]
-        gamma = np.eye(len(space.embeddings))[hp.Int("embedding", 0, len(space.embeddings) - 1)]
-        knobs = {knob: np.eye(len(getattr(space, knob)))[hp.Int(knob, 0, len(getattr(space, knob)) - 1)] for knob in space.encoded_knobs}
-        return Architecture(space, alpha, (np.arange(space.num_layers) < depth).astype(float), gamma, knobs)
-
     def build(hp: keras_tuner.HyperParameters) -> keras.Model:
-        plan = architecture(hp).plan
+        plan = kerastuner_architecture(hp, space).plan
         network = build_network(plan, widths, prepared.num_classes)
         inputs = {kind: keras.Input((widths[kind],), name=kind) for kind in space.embeddings}  # every trial gets every embedding
         logits = network({kind: inputs[kind] for kind in plan.kinds})
@@ -247,7 +238,19 @@ def kerastuner_search(prepared: PreparedTask, space: SearchSpace, protocol: Trai
             batch_size=batch,
             verbose=0,
         )
-        return architecture(tuner.get_best_hyperparameters(1)[0])
+        return kerastuner_architecture(tuner.get_best_hyperparameters(1)[0], space)
+
+
+def kerastuner_architecture(hp, space: SearchSpace) -> Architecture:
+    """A discrete architecture of ``space`` from KerasTuner hyperparameters (defined on first use):
+    depth, each present layer's baseline, the embedding (or stem), every knob's value."""
+    depth = hp.Int("depth", 0, space.num_layers)
+    alpha = np.tile(np.eye(space.num_baselines)[0], (space.num_layers, 1))
+    for j in range(depth):
+        alpha[j] = np.eye(space.num_baselines)[hp.Int(f"layer_{j}", 0, space.num_baselines - 1)]
+    gamma = np.eye(len(space.embeddings))[hp.Int("embedding", 0, len(space.embeddings) - 1)]
+    knobs = {knob: np.eye(len(getattr(space, knob)))[hp.Int(knob, 0, len(getattr(space, knob)) - 1)] for knob in space.encoded_knobs}
+    return Architecture(space, alpha, (np.arange(space.num_layers) < depth).astype(float), gamma, knobs)
 
 
 def paired_differences(table: pd.DataFrame, tie_points: float = 0.05) -> list[str]:

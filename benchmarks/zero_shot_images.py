@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from zero_shot import kerastuner_architecture  # noqa: E402  (benchmarks/, the script's own folder)
 
 from tfx_tanas.data import stratified_split  # noqa: E402
 from tfx_tanas.evaluator import EvaluatorConfig  # noqa: E402
@@ -133,17 +134,8 @@ def kerastuner_search(train: ImageSet, validation: ImageSet, space: SearchSpace,
     evaluations, steps = IMAGE_PROTOCOL.schedule(num_train)
     epochs = max(1, evaluations * steps * batch // num_train)
 
-    def architecture(hp: keras_tuner.HyperParameters) -> Architecture:
-        depth = hp.Int("depth", 0, space.num_layers)
-        alpha = np.tile(np.eye(space.num_baselines)[0], (space.num_layers, 1))
-        for j in range(depth):
-            alpha[j] = np.eye(space.num_baselines)[hp.Int(f"block_{j}", 0, space.num_baselines - 1)]
-        gamma = np.eye(len(space.embeddings))[hp.Int("stem", 0, len(space.embeddings) - 1)]
-        knobs = {knob: np.eye(len(getattr(space, knob)))[hp.Int(knob, 0, len(getattr(space, knob)) - 1)] for knob in space.encoded_knobs}
-        return Architecture(space, alpha, (np.arange(space.num_layers) < depth).astype(float), gamma, knobs)
-
     def build(hp: keras_tuner.HyperParameters) -> keras.Model:
-        plan = architecture(hp).plan
+        plan = kerastuner_architecture(hp, space).plan
         model = build_image_network(plan, train.image_shape, train.num_classes)
         model.compile(
             optimizer=keras.optimizers.AdamW(plan.learning_rate, weight_decay=plan.weight_decay),
@@ -155,7 +147,7 @@ def kerastuner_search(train: ImageSet, validation: ImageSet, space: SearchSpace,
     with tempfile.TemporaryDirectory() as directory:
         tuner = keras_tuner.RandomSearch(build, objective="val_accuracy", max_trials=trials, seed=seed, directory=directory, project_name="kt")
         tuner.search(_floats(train), train.labels, validation_data=(_floats(validation), validation.labels), epochs=epochs, batch_size=batch, verbose=0)
-        return architecture(tuner.get_best_hyperparameters(1)[0])
+        return kerastuner_architecture(tuner.get_best_hyperparameters(1)[0], space)
 
 
 def _floats(images: ImageSet) -> np.ndarray:
