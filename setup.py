@@ -15,7 +15,7 @@ setup(
     + ["tfx_tanas.components", *(f"tfx_tanas.components.{p}" for p in find_packages("components"))]
     + ["tfx_tanas.pipelines"],
     package_dir={"tfx_tanas.components": "components", "tfx_tanas.pipelines": "pipelines"},
-    package_data={"tfx_tanas": ["assets/*.csv", "assets/*.jsonl.gz", "assets/evaluator/*"]},
+    package_data={"tfx_tanas": ["assets/*.csv", "assets/*.jsonl.gz", "assets/evaluator/*", "assets/image_evaluator/*"]},
     install_requires=[
         "tensorflow>=2.16,<2.17",
         "tensorflow-data-validation>=1.16,<1.17",

@@ -11,6 +11,7 @@ stay as they were.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from tfx_tanas.components.arch_searcher.executor import HYPERPARAMETERS_FILE
 from tfx_tanas.data import clean_frame, read_csv
 from tfx_tanas.errors import InputError
 from tfx_tanas.files import exclusive_directory, read_text
-from tfx_tanas.image_data import is_image_data, read_images, write_image_tfrecords
+from tfx_tanas.image_data import ImageSet, is_image_data, read_images, write_image_tfrecords
 from tfx_tanas.meta_features import MetaFeatures
 from tfx_tanas.pipelines import metadata
 from tfx_tanas.pipelines.online import ACCURACY_METRIC, create_pipeline, directory_fingerprint
@@ -89,11 +90,7 @@ def run_command(args: argparse.Namespace) -> None:
     args.held.enter_context(exclusive_directory(out))
     remove_partial_versions(out / SERVING_DIR)
     if images and data.is_dir():  # a folder of class sub-folders: ImportExampleGen reads TFRecords
-        examples = out / IMAGE_EXAMPLES_DIR
-        shutil.rmtree(examples, ignore_errors=True)
-        examples.mkdir()
-        write_image_tfrecords(image_set, examples / "images.tfrecord", args.image_feature, IMAGE_LABEL)
-        data = examples
+        data = folder_as_tfrecords(image_set, out / IMAGE_EXAMPLES_DIR, args.image_feature)
     elif images:
         data = data.parent
 
@@ -116,6 +113,19 @@ def run_command(args: argparse.Namespace) -> None:
     if args.records:
         appended = append_run_measurements(str(out / METADATA_FILE), args.records, frame)
         print(f"appended {appended} records to {args.records}")
+
+
+def folder_as_tfrecords(images: ImageSet, directory: Path, image_feature: str) -> Path:
+    """The folder's images as ``directory/images.tfrecord``, replaced only when its content changes:
+    ImportExampleGen fingerprints the file, so an unchanged folder reuses the cached run."""
+    directory.mkdir(exist_ok=True)
+    target = directory / "images.tfrecord"
+    fresh = write_image_tfrecords(images, directory / ".images.tfrecord.tmp", image_feature, IMAGE_LABEL)
+    if target.exists() and filecmp.cmp(fresh, target, shallow=False):
+        fresh.unlink()
+    else:
+        os.replace(fresh, target)
+    return directory
 
 
 def append_run_measurements(metadata_path: str, records_path: str, frame: pd.DataFrame) -> int:

@@ -241,6 +241,8 @@ def test_tanas_run_pushes_a_served_image_model_from_a_folder(workspace, image_ev
     files = sorted((workspace / "folder").glob("*/*.png"))[::30]
     answer = served(examples=tf.constant([encode_example(f.read_bytes()) for f in files]))
     assert set(answer["class_name"].numpy().astype(str)) <= set(shapes.classes)
+    assert main(argv) == 0  # the same folder again: every step is served from the cache
+    assert {run.node: run.state for run in latest_run(open_store(str(out / METADATA_FILE))) if run.state != "cached"} == {}
 
 
 def test_the_image_pipeline_compiles_for_kubeflow_with_the_image_evaluator(tmp_path, capsys):
@@ -269,3 +271,22 @@ def test_a_stacked_image_network_trains_as_it_would_alone(shapes):
     alone = train_image_architectures(train, validation, archs, TINY_PROTOCOL, stack_size=1)
     stacked = train_image_architectures(train, validation, archs, TINY_PROTOCOL, stack_size=3)
     np.testing.assert_allclose([r.validation_history for r in stacked], [r.validation_history for r in alone], atol=1e-6)
+
+
+def test_the_bundled_image_evaluator_and_records_are_what_generation_and_search_use():
+    """`tanas build-evaluator --tasks images` resumes the bundled image records (every task holds
+    exactly the architectures generation samples for it), and `tanas search` on images loads the
+    bundled image evaluator, fitted on them."""
+    from tfx_tanas.meta_training import task_architectures
+    from tfx_tanas.options import CONTINUOUS_FRACTION, IMAGE_ARCHITECTURES_PER_TASK
+    from tfx_tanas.workflows import bundled_evaluator_path, load_evaluator
+
+    records = read_records(bundled_evaluator_path("image").parent / "image_records.jsonl.gz")
+    by_task: dict[str, set[str]] = {}
+    for record in records:
+        by_task.setdefault(record.task, set()).add(record.architecture.key)
+    assert len(by_task) >= 20
+    for task_id, keys in by_task.items():
+        assert keys == {a.key for a in task_architectures(IMAGE_SPACE, ImageTask(task_id), IMAGE_ARCHITECTURES_PER_TASK, 0, CONTINUOUS_FRACTION)}, task_id
+    evaluator = load_evaluator(None, IMAGE_SPACE)
+    assert evaluator.space == IMAGE_SPACE and evaluator.training_summary["num_tasks"] == len(by_task)

@@ -173,7 +173,7 @@ def encode_example(image_bytes: bytes, image_feature: str = DEFAULT_IMAGE_FEATUR
     feature = {image_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_bytes]))}
     for name, value in (strings or {}).items():
         feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)  # map order fixed: the same bytes every run
 
 
 def _sample(count: int, max_images: int | None, seed: int) -> np.ndarray:
