@@ -51,10 +51,9 @@ ENCODING_DECIMALS = 6  # the one rounding of an encoding: JSON, records and keys
 # Strong, varied networks trained on every task besides the random references: search decides at
 # the top of the ranking, and random references are mostly weak (one of the ten is the best on
 # average; the rest lose 2.4-13.8 points on a typical task), so they cannot show the evaluator which
-# strong network suits which task. Two factorial slices of the strong region (benchmarks/
-# task_signal.py); the first network is the best-on-average reference. With the first slice in the
-# records, the evaluator's pick went from 0.44 points behind the best on average to 0.25 ahead
-# (leave-task-out, 125 real tasks).
+# strong network suits which task. Two factorial slices of the strong region; the first network is
+# the best-on-average reference. With them in the records the evaluator's leave-task-out pick moved
+# from 0.44 points behind the best on average to level with it (README, benchmarks/task_signal.py).
 _PORTFOLIO_KNOBS = {"weight_decay": 1.0, "normalization": "none", "residual": "plain", "learning_rate": 3e-3}
 PORTFOLIO: tuple[tuple[tuple[str, ...], str, dict[str, Any]], ...] = (
     *(
