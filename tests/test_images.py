@@ -290,3 +290,18 @@ def test_the_bundled_image_evaluator_and_records_are_what_generation_and_search_
         assert keys == {a.key for a in task_architectures(IMAGE_SPACE, ImageTask(task_id), IMAGE_ARCHITECTURES_PER_TASK, 0, CONTINUOUS_FRACTION)}, task_id
     evaluator = load_evaluator(None, IMAGE_SPACE)
     assert evaluator.space == IMAGE_SPACE and evaluator.training_summary["num_tasks"] == len(by_task)
+
+
+def test_an_image_training_appends_continual_records_an_image_evaluator_refits_on(workspace, tmp_path):
+    from tfx_tanas.workflows import train_evaluator
+
+    archs = tmp_path / "archs.jsonl"
+    assert main(["sample-architectures", "--n", "2", "--modality", "image", "--seed", "3", "--out", str(archs)]) == 0
+    mine = tmp_path / "mine.jsonl"
+    argv = ["train", "--data", str(workspace / "folder"), "--architecture", str(archs), "--out", str(tmp_path / "m"), "--records", str(mine)]
+    assert main(argv) == 0
+    records = read_records(mine)
+    assert len(records) == 2 and {r.meta_features.modality for r in records} == {"image"}
+    assert len({r.task for r in records}) == 1 and records[0].task.startswith("user/")
+    assert train_evaluator(mine, EvaluatorConfig(epochs=2, ensemble_size=1)).space == IMAGE_SPACE
+

@@ -263,13 +263,14 @@ def _train(args: argparse.Namespace) -> None:
     if images:
         from tfx_tanas.image_data import read_images
 
-        if args.records:
-            raise InputError("--records (continual records) is for tables in this release")
         data = read_images(args.data, args.label, args.image_feature, max_images=protocol.max_rows_visited, seed=args.seed)
         evaluation = read_images(args.eval_data, args.label, args.image_feature, classes=data.classes) if args.eval_data else None
         trained, serving_path = workflows.train_and_export_images(
             data, architectures, out / "serving", evaluation, protocol, args.seed, progress, args.image_feature
         )
+        if args.records:
+            appended = workflows.append_image_measurements(args.records, data, architectures, trained, protocol, args.seed)
+            print(f"appended {appended} records to {args.records}")
     else:
         from tfx_tanas.data import read_csv
 

@@ -259,7 +259,22 @@ def append_measurements(
     validation score) records of the user's task, for ``tanas build-evaluator --extra-records``.
     Returns how many were appended (diverged trainings are not)."""
     meta = meta_features or describe_task(frame, label)
-    task = user_task_id(frame)
+    return _append_trained(path, user_task_id(frame), meta, architectures, trained, protocol, seed)
+
+
+def append_image_measurements(
+    path: str | os.PathLike, images: ImageSet, architectures: Sequence[Architecture], trained: TrainedModel, protocol: TrainingProtocol, seed: int = 0
+) -> int:
+    """Continual records of an image training (:func:`append_measurements` for images); the task
+    id is a digest of the images and their labels."""
+    digest = hashlib.sha1(images.images.tobytes())
+    digest.update(images.labels.tobytes() + ",".join(images.classes).encode())
+    return _append_trained(path, f"user/{digest.hexdigest()[:12]}", describe_images(images, seed), architectures, trained, protocol, seed)
+
+
+def _append_trained(
+    path: str | os.PathLike, task: str, meta: MetaFeatures, architectures: Sequence[Architecture], trained: TrainedModel, protocol: TrainingProtocol, seed: int
+) -> int:
     records = [
         Record(task, meta, arch, row["validation_score"], row["train_seconds"], row["num_params"], protocol.version, seeds=(seed,))
         for arch, row in zip(architectures, trained.metrics)
