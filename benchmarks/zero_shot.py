@@ -221,12 +221,7 @@ def kerastuner_search(prepared: PreparedTask, space: SearchSpace, protocol: Trai
         if unused:  # Keras refuses inputs that reach no output: tie them in with weight zero
             logits = logits + 0.0 * sum(keras.ops.sum(x, axis=-1, keepdims=True) for x in unused)
         model = keras.Model(inputs, logits)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(plan.learning_rate, weight_decay=plan.weight_decay),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        return model
+        return compiled_like_the_protocol(model, plan)
 
     with tempfile.TemporaryDirectory() as directory:
         tuner = keras_tuner.RandomSearch(build, objective="val_accuracy", max_trials=trials, seed=seed, directory=directory, project_name="kt")
@@ -239,6 +234,17 @@ def kerastuner_search(prepared: PreparedTask, space: SearchSpace, protocol: Trai
             verbose=0,
         )
         return kerastuner_architecture(tuner.get_best_hyperparameters(1)[0], space)
+
+
+def compiled_like_the_protocol(model: keras.Model, plan) -> keras.Model:
+    """A KerasTuner trial's model, compiled with the plan's optimizer (AdamW at its learning rate
+    and weight decay) and the protocol's loss and metric."""
+    model.compile(
+        optimizer=keras.optimizers.AdamW(plan.learning_rate, weight_decay=plan.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
 
 
 def kerastuner_architecture(hp, space: SearchSpace) -> Architecture:

@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from zero_shot import kerastuner_architecture  # noqa: E402  (benchmarks/, the script's own folder)
+from zero_shot import compiled_like_the_protocol, kerastuner_architecture  # noqa: E402  (benchmarks/, the script's own folder)
 
 from tfx_tanas.data import stratified_split  # noqa: E402
 from tfx_tanas.evaluator import EvaluatorConfig  # noqa: E402
@@ -136,13 +136,7 @@ def kerastuner_search(train: ImageSet, validation: ImageSet, space: SearchSpace,
 
     def build(hp: keras_tuner.HyperParameters) -> keras.Model:
         plan = kerastuner_architecture(hp, space).plan
-        model = build_image_network(plan, train.image_shape, train.num_classes)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(plan.learning_rate, weight_decay=plan.weight_decay),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        return model
+        return compiled_like_the_protocol(build_image_network(plan, train.image_shape, train.num_classes), plan)
 
     with tempfile.TemporaryDirectory() as directory:
         tuner = keras_tuner.RandomSearch(build, objective="val_accuracy", max_trials=trials, seed=seed, directory=directory, project_name="kt")

@@ -12,6 +12,7 @@ computation here (:data:`IMAGE_META_FEATURES`); an evaluator refuses another ver
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 
@@ -35,6 +36,11 @@ class ImageSummary:
     pixels: np.ndarray  # float32 (n, height, width, channels) in [0, 1]
     labels: np.ndarray
     thumbnails: np.ndarray  # (n, 64): grey 8x8 thumbnails, standardized per pixel
+
+    @functools.cached_property
+    def pixel_label_mi(self) -> np.ndarray:
+        """Per thumbnail pixel, its mutual information with the label (two figures read it)."""
+        return _mutual_information(self)
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -89,8 +95,8 @@ IMAGE_META_FEATURES: dict[str, Callable[[ImageSummary], float]] = dict(
     mean_image_std=lambda s: float(s.pixels.std(axis=(1, 2, 3)).mean()),  # contrast within an image
     between_image_std=lambda s: float(s.pixels.std(axis=0).mean()),  # how much images differ pixel by pixel
     smoothness=lambda s: float(1.0 - np.abs(np.diff(s.pixels, axis=2)).mean() / (s.pixels.std() + 1e-6)),
-    pixel_label_mi_mean=lambda s: float(_mutual_information(s).mean()),
-    pixel_label_mi_max=lambda s: float(_mutual_information(s).max()),
+    pixel_label_mi_mean=lambda s: float(s.pixel_label_mi.mean()),
+    pixel_label_mi_max=lambda s: float(s.pixel_label_mi.max()),
     landmark_logistic=_landmark("logistic"),
     landmark_nearest_neighbour=_landmark("nearest"),
     majority_accuracy=lambda s: float(s.class_counts.max() / s.class_counts.sum()),
