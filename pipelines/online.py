@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx import components as tfx_components
 from tfx.dsl.components.common.importer import Importer
@@ -55,7 +56,9 @@ def create_pipeline(
     accuracy on the eval split is at least ``min_accuracy``.
     """
     example_gen = tfx_components.ImportExampleGen(input_base=data) if image_feature else csv_example_gen(data)
-    statistics_gen = tfx_components.StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = tfx_components.StatisticsGen(  # images: TFDV's image domain statistics too
+        examples=example_gen.outputs["examples"], stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True) if image_feature else None,
+    )
     schema_gen = tfx_components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
     meta_feature_gen = MetaFeatureGen(
         statistics=statistics_gen.outputs["statistics"],

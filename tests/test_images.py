@@ -25,7 +25,7 @@ from tfx_tanas.image_data import (
     write_image_folder,
     write_image_tfrecords,
 )
-from tfx_tanas.image_meta_features import image_meta_features
+from tfx_tanas.image_meta_features import image_domain_statistics, image_meta_features
 from tfx_tanas.image_network import build_image_network
 from tfx_tanas.image_tasks import ImageTask, image_tasks
 from tfx_tanas.meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION
@@ -164,6 +164,25 @@ def test_image_meta_features_are_named_versioned_and_describe_the_images(shapes)
     assert meta.values["log_height"] == pytest.approx(np.log(16))
     assert meta.values["landmark_nearest_neighbour"] > meta.values["majority_accuracy"]  # shapes are learnable
     assert np.isfinite(meta.vector()).all()
+
+
+def test_tfdv_statistics_give_the_image_domain_and_the_count_of_a_sampled_set(shapes):
+    """What StatisticsGen computes for images (semantic-domain statistics on): the image format
+    histogram and the example count, which sizes the task even when only a sample is decoded."""
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    encoded = [tf.io.encode_png(image).numpy() for image in shapes.images]
+    frame = pd.DataFrame({"image": encoded, "label": shapes.labels})
+    statistics = tfdv.generate_statistics_from_dataframe(frame, tfdv.StatsOptions(enable_semantic_domain_stats=True))
+    domain = image_domain_statistics(statistics, "image")
+    assert domain.is_image_domain and domain.formats == {"png": len(encoded)} and domain.num_examples == len(encoded)
+    sample = shapes.subset(np.arange(50))
+    assert image_meta_features(sample, domain=domain).values["log_num_examples"] == pytest.approx(np.log(len(encoded)))
+    with pytest.raises(InputError, match="image feature 'pixels' is not in the statistics"):
+        image_domain_statistics(statistics, "pixels")
+    with pytest.raises(InputError, match="image feature 'label' holds numbers"):
+        image_domain_statistics(statistics, "label")
 
 
 def test_image_generation_writes_image_records_an_evaluator_fits_on(tmp_path):

@@ -1,25 +1,34 @@
 """Meta-features of an image classification task (claim 15's dataset description).
 
 Computed from the decoded images (a seeded sample of at most :data:`SAMPLE_IMAGES`): the size of
-the task and its class distribution (what TFDV's label statistics give), the images' size and
-channels (TFDV's image domain statistics), pixel intensity statistics, how smooth the images are,
+the task and its class distribution, the images' size and channels, pixel intensity statistics, how smooth the images are,
 the mutual information between downsampled pixels and the label, and cheap landmarkers (what a
 logistic regression and a nearest neighbour classifier reach on 8x8 downsampled pixels). The names
 and their version are declared with the tabular ones (:mod:`tfx_tanas.meta_features`), their
 computation here (:data:`IMAGE_META_FEATURES`); an evaluator refuses another version.
+
+In a pipeline, StatisticsGen's TFDV statistics (with semantic-domain statistics on) give the example
+count and the image domain of the image feature, read by :func:`image_domain_statistics`: the count
+is the task's size, and a feature TFDV does not see as images is refused before any decoding.
+TFDV's image statistics carry no pixel figures, so the rest comes from the decoded sample.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from tfx_tanas.errors import InputError
 from tfx_tanas.image_data import ImageSet
-from tfx_tanas.meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION, MetaFeatures
+from tfx_tanas.meta_features import IMAGE_META_FEATURE_NAMES, IMAGE_META_FEATURE_VERSION, MetaFeatures, single_dataset
+
+log = logging.getLogger(__name__)
 
 SAMPLE_IMAGES = 2000
 LANDMARK_IMAGES = 1000
@@ -104,7 +113,48 @@ IMAGE_META_FEATURES: dict[str, Callable[[ImageSummary], float]] = dict(
 
 
 
-def summarize_images(images: ImageSet, seed: int = 0) -> ImageSummary:
+@dataclasses.dataclass(frozen=True)
+class ImageDomainStatistics:
+    """What TFDV's statistics say of a data set's image feature."""
+
+    num_examples: int
+    formats: dict[str, int]  # TFDV's image_format_histogram: format -> values of that format
+    is_image_domain: bool  # TFDV's domain_info: at least 80% of at least 100 values are images
+
+    def describe(self) -> str:
+        return ",".join(f"{name}:{count}" for name, count in sorted(self.formats.items()))
+
+
+# TFDV's names (tensorflow_data_validation/statistics/generators/image_stats_generator.py)
+_DOMAIN_INFO, _IMAGE_DOMAIN, _FORMAT_HISTOGRAM = "domain_info", "image_domain {}", "image_format_histogram"
+
+
+def image_domain_statistics(statistics: Any, image_feature: str) -> ImageDomainStatistics:
+    """The image domain statistics of ``image_feature`` in a TFDV ``DatasetFeatureStatisticsList``
+    (StatisticsGen run with ``StatsOptions(enable_semantic_domain_stats=True)``); a feature that is
+    missing or numeric is an :class:`~tfx_tanas.errors.InputError`. TFDV states an image domain
+    only for at least 100 values of which 80% are images; otherwise the formats are empty (logged)."""
+    dataset = single_dataset(statistics)
+    features = {(f.path.step[0] if f.path.step else f.name): f for f in dataset.features}
+    if image_feature not in features:
+        raise InputError(f"image feature '{image_feature}' is not in the statistics (features: {sorted(features)[:10]})")
+    feature = features[image_feature]
+    if feature.WhichOneof("stats") not in ("string_stats", "bytes_stats"):
+        raise InputError(f"image feature '{image_feature}' holds numbers, not encoded images")
+    custom = {stat.name: stat for stat in feature.custom_stats}
+    is_image_domain = _DOMAIN_INFO in custom and custom[_DOMAIN_INFO].str == _IMAGE_DOMAIN
+    formats = {b.label: int(b.sample_count) for b in custom[_FORMAT_HISTOGRAM].rank_histogram.buckets} if _FORMAT_HISTOGRAM in custom else {}
+    if not is_image_domain:
+        log.info(
+            "TFDV's statistics state no image domain for '%s' (semantic-domain statistics off, under 100 values, or under 80%% "
+            "of them images); the images are described from their decoded sample", image_feature,
+        )
+    return ImageDomainStatistics(int(dataset.num_examples), formats, is_image_domain)
+
+
+def summarize_images(images: ImageSet, seed: int = 0, domain: ImageDomainStatistics | None = None) -> ImageSummary:
+    """The summary of ``images`` (a sample of a larger set counts for all of it); with TFDV's
+    ``domain`` statistics, the task's size is their example count."""
     import tensorflow as tf
 
     rows = np.random.default_rng(seed).permutation(len(images.labels))[:SAMPLE_IMAGES]
@@ -114,13 +164,14 @@ def summarize_images(images: ImageSet, seed: int = 0) -> ImageSummary:
     thumbnails = (thumbnails - thumbnails.mean(0)) / (thumbnails.std(0) + 1e-6)
     counts = np.bincount(images.labels, minlength=images.num_classes)
     counts = counts[counts > 0]
-    scale = images.num_available / len(images.labels)  # a sampled folder: counts for all its images
-    return ImageSummary(images.num_available, counts * scale, images.image_shape, pixels, images.labels[rows], thumbnails.astype(np.float32))
+    num_examples = images.num_available if domain is None else domain.num_examples
+    scale = num_examples / len(images.labels)  # a sampled folder: counts for all its images
+    return ImageSummary(num_examples, counts * scale, images.image_shape, pixels, images.labels[rows], thumbnails.astype(np.float32))
 
 
-def image_meta_features(images: ImageSet, seed: int = 0) -> MetaFeatures:
+def image_meta_features(images: ImageSet, seed: int = 0, domain: ImageDomainStatistics | None = None) -> MetaFeatures:
     """The task's meta-features; a figure that cannot be computed (e.g. constant images) is 0."""
-    summary = summarize_images(images, seed)
+    summary = summarize_images(images, seed, domain)
     values = {}
     for name in IMAGE_META_FEATURE_NAMES:
         value = IMAGE_META_FEATURES[name](summary)

@@ -190,7 +190,7 @@ def compute_meta_features(
 
 
 def summarize(statistics: Any, label: str, frame: pd.DataFrame) -> TaskSummary:
-    dataset = _single_dataset(statistics)
+    dataset = single_dataset(statistics)
     features = {_feature_name(f): f for f in dataset.features}
     if label not in features:
         raise InputError(f"label '{label}' is not in the statistics (features: {sorted(features)[:10]})")
@@ -245,7 +245,7 @@ def _missing_ratio(common: statistics_pb2.CommonStatistics, num_examples: int) -
     return float(common.num_missing / num_examples) if num_examples else 0.0
 
 
-def _single_dataset(statistics: Any) -> statistics_pb2.DatasetFeatureStatistics:
+def single_dataset(statistics: Any) -> statistics_pb2.DatasetFeatureStatistics:
     if isinstance(statistics, statistics_pb2.DatasetFeatureStatistics):
         return statistics
     if not statistics.datasets:

@@ -34,6 +34,7 @@ from tfx_tanas.errors import InputError, TrainingError, VersionMismatchError
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.files import write_text
 from tfx_tanas.image_data import DEFAULT_IMAGE_FEATURE, ImageSet
+from tfx_tanas.image_meta_features import ImageDomainStatistics, image_meta_features
 from tfx_tanas.meta_features import MetaFeatures, compute_meta_features, meta_features_for_frame
 from tfx_tanas.meta_training import task_samples
 from tfx_tanas.options import DEFAULT_SEARCH_METHOD
@@ -71,12 +72,11 @@ def load_evaluator(directory: str | os.PathLike | None = None, space: SearchSpac
     return evaluator
 
 
-def describe_images(images: ImageSet, seed: int = 0) -> MetaFeatures:
+def describe_images(images: ImageSet, seed: int = 0, domain: ImageDomainStatistics | None = None) -> MetaFeatures:
     """Meta-features of an image data set (:mod:`tfx_tanas.image_meta_features`), at its full size
-    when ``images`` is a sample of a larger folder."""
-    from tfx_tanas.image_meta_features import image_meta_features
-
-    return image_meta_features(images, seed)
+    when ``images`` is a sample of a larger folder; ``domain`` is what StatisticsGen's TFDV
+    statistics say of the image feature (:func:`~tfx_tanas.image_meta_features.image_domain_statistics`)."""
+    return image_meta_features(images, seed, domain)
 
 
 def describe_task(frame: pd.DataFrame, label: str, statistics: Any | None = None) -> MetaFeatures:

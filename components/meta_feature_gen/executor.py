@@ -1,4 +1,4 @@
-"""MetaFeatureGen executor: StatisticsGen statistics + labelled rows (or decoded images) -> ``meta_features.json``."""
+"""MetaFeatureGen executor: StatisticsGen statistics + labelled rows (or TFDV's image domain + decoded images) -> ``meta_features.json``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tfx_tanas import options, workflows
 from tfx_tanas.components import artifact_io, artifacts, specs
 from tfx_tanas.data import clean_frame
 from tfx_tanas.image_data import read_image_tfrecords
+from tfx_tanas.image_meta_features import image_domain_statistics
 
 
 class Executor(base_executor.BaseExecutor):
@@ -23,15 +24,18 @@ class Executor(base_executor.BaseExecutor):
         artifact_io.require_label(schema, label)
         patterns = artifact_io.split_file_patterns(input_dict[specs.EXAMPLES_KEY], split)
         image_feature = exec_properties.get(specs.IMAGE_FEATURE_KEY)
-        if image_feature:  # images: described from the decoded images of the split
+        statistics = artifact_io.load_statistics(input_dict[specs.STATISTICS_KEY], split)
+        output = artifact_utils.get_single_instance(output_dict[specs.META_FEATURES_KEY])
+        if image_feature:  # images: TFDV's count and image domain, the rest from the decoded images
+            domain = image_domain_statistics(statistics, image_feature)
             images = read_image_tfrecords(",".join(patterns), image_feature, label, max_images=options.DESCRIBE_MAX_IMAGES)
-            meta, num_examples, num_features = workflows.describe_images(images), images.num_available, 1
+            meta, num_examples, num_features = workflows.describe_images(images, domain=domain), domain.num_examples, 1
+            if domain.formats:
+                output.set_string_custom_property(artifacts.IMAGE_FORMATS, domain.describe())
         else:
-            statistics = artifact_io.load_statistics(input_dict[specs.STATISTICS_KEY], split)
             frame = clean_frame(artifact_io.read_examples(patterns, schema), label)
             meta, num_examples, num_features = workflows.describe_task(frame, label, statistics), len(frame), len(frame.columns) - 1
 
-        output = artifact_utils.get_single_instance(output_dict[specs.META_FEATURES_KEY])
         artifact_io.write_json(output.uri, workflows.META_FEATURES_FILE, meta.to_json())
         output.set_int_custom_property(artifacts.META_FEATURE_VERSION, meta.version)
         output.set_int_custom_property(artifacts.NUM_EXAMPLES, num_examples)
