@@ -202,3 +202,19 @@ def test_an_architecture_reloaded_from_json_has_exactly_its_encoding_and_key(spa
         reloaded = Architecture.from_json(json.loads(json.dumps(arch.to_json())))
         np.testing.assert_array_equal(reloaded.to_vector(), arch.to_vector())
         assert reloaded.key == arch.key
+
+
+def test_encodings_in_a_batch_get_the_canonical_form_and_discretization_of_each_alone(space):
+    """A gradient search canonicalizes and discretizes its visited points as one batch."""
+    rng = np.random.default_rng(3)
+    archs = [space.sample_continuous(rng) if n % 2 else space.sample(rng) for n in range(40)]
+    vectors = np.stack([a.to_vector() for a in archs])
+    vectors[::3, space.num_layers * space.num_baselines] = 0.0  # some first layers switched off
+    batch = Architecture.from_vectors(space, vectors)
+    alone = [Architecture.from_vector(space, v) for v in vectors]
+    assert [a.key for a in batch] == [a.key for a in alone]
+    for left, right in zip(batch, alone):
+        assert_same_encoding(left, right)
+    assert [a.key for a in Architecture.discretize_all(batch)] == list(dict.fromkeys(a.discretize().key for a in alone))
+    with pytest.raises(InputError, match="NaN or infinite"):
+        Architecture.from_vectors(space, np.full((2, space.encoding_size), np.nan))

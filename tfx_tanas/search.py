@@ -69,7 +69,7 @@ class SearchResult:
     def shortlist(self, count: int, risk_aversion: float = RISK_AVERSION) -> list[Candidate]:
         """The ``count`` best distinct discrete networks by the evaluator's lower bound."""
         ranked = sorted(
-            (c for c in self.candidates if c.architecture.is_discrete and c.origin != "gradient"),
+            (c for c in self.candidates if c.origin != "gradient" and c.architecture.is_discrete),
             key=lambda c: c.predicted_score - risk_aversion * c.spread,
             reverse=True,
         )
@@ -162,10 +162,10 @@ def gradient_ascent_search(
     final_u = encode().numpy()
     visited_u.append(final_u)
     visited_scores.append(score(tf.constant(final_u)).numpy())
+    visited = Architecture.from_vectors(space, np.concatenate(visited_u))  # step by step, start by start
+    scores = np.concatenate(visited_scores)
     candidates = [
-        Candidate(Architecture.from_vector(space, visited_u[step][start]), float(visited_scores[step][start]), 0.0, "gradient", start, step)
-        for step in range(len(visited_u))
-        for start in range(starts)
+        Candidate(arch, float(scores[index]), 0.0, "gradient", index % starts, index // starts) for index, arch in enumerate(visited)
     ]
     return _finish(evaluator, meta_features, candidates, started, "gradient", risk_aversion)
 
@@ -231,16 +231,13 @@ def _finish(
     portfolio, and pick the best lower confidence bound ``mean - risk_aversion * spread``: where the
     ensemble disagrees, the evaluator is extrapolating, and a high mean there is more often an
     error than a find."""
-    scored = {c.architecture.key for c in visited if c.architecture.is_discrete and c.origin == "random"}
-    distinct: dict[str, Architecture] = {}
-    for candidate in visited:
-        discrete = candidate.architecture.discretize()
-        distinct.setdefault(discrete.key, discrete)
+    scored = {c.architecture.key for c in visited if c.origin == "random" and c.architecture.is_discrete}
+    distinct = {a.key: a for a in Architecture.discretize_all([c.architecture for c in visited])}
     todo = [a for key, a in distinct.items() if key not in scored]
     portfolio = [a for a in evaluator.space.portfolio() if a.key not in scored and a.key not in distinct]
     candidates = visited + (_score(evaluator, meta_features, todo, "discretized", step=-1) if todo else [])
     candidates += _score(evaluator, meta_features, portfolio, "portfolio", step=-1) if portfolio else []
-    eligible = [c for c in candidates if c.architecture.is_discrete and c.origin != "gradient"]
+    eligible = [c for c in candidates if c.origin != "gradient" and c.architecture.is_discrete]
     best = max(eligible, key=lambda c: c.predicted_score - risk_aversion * c.spread)
     return SearchResult(best, candidates, time.perf_counter() - started, method)
 

@@ -271,32 +271,19 @@ class Architecture:
         unknown = set(self.knobs) - set(space.encoded_knobs)
         if unknown:
             raise InputError(f"architecture: unknown knob(s) {sorted(unknown)}; this space encodes {list(space.encoded_knobs)}")
-        knobs = {}
-        for knob in space.encoded_knobs:
-            size = len(getattr(space, knob))
-            weights = _as_array(self.knobs.get(knob, np.eye(size)[0]), knob, (size,))
-            if np.any(weights < -_SIMPLEX_TOLERANCE) or abs(weights.sum() - 1) > _SIMPLEX_TOLERANCE:
-                raise InputError(f"architecture: {knob} must be non-negative and sum to 1")
-            knobs[knob] = _on_simplex(weights)
-        object.__setattr__(self, "knobs", knobs)
+        knobs = {
+            knob: _as_array(self.knobs[knob], knob, (len(getattr(space, knob)),)) if knob in self.knobs else np.eye(len(getattr(space, knob)))[0]
+            for knob in space.encoded_knobs
+        }
         alpha = _as_array(self.alpha, "alpha", (space.num_layers, space.num_baselines))
         beta = _as_array(self.beta, "beta", (space.num_layers,))
         gamma = _as_array(self.gamma, "gamma", (len(space.embeddings),))
-        if np.any(alpha < -_SIMPLEX_TOLERANCE) or np.any(np.abs(alpha.sum(axis=1) - 1) > _SIMPLEX_TOLERANCE):
-            raise InputError("architecture: every row of alpha must be non-negative and sum to 1")
-        if np.any(beta < -_SIMPLEX_TOLERANCE) or np.any(beta > 1 + _SIMPLEX_TOLERANCE):
-            raise InputError("architecture: beta values must lie in [0, 1]")
-        if np.any(gamma < -_SIMPLEX_TOLERANCE) or abs(gamma.sum() - 1) > _SIMPLEX_TOLERANCE:
-            raise InputError("architecture: gamma must be non-negative and sum to 1")
-        alpha = np.stack([_on_simplex(row) for row in alpha])
-        beta = np.round(np.clip(beta, 0.0, 1.0), ENCODING_DECIMALS)
-        present = beta > 0.0
-        order = np.concatenate([np.flatnonzero(present), np.flatnonzero(~present)])
-        alpha, beta = alpha[order], beta[order]
-        alpha[~present[order]] = _on_simplex(np.ones(space.num_baselines))
-        object.__setattr__(self, "alpha", alpha)
-        object.__setattr__(self, "beta", beta)
-        object.__setattr__(self, "gamma", _on_simplex(gamma))
+        alpha, beta, gamma, knobs = _canonical(space, alpha[None], beta[None], gamma[None], {k: w[None] for k, w in knobs.items()})
+        self._set(alpha[0], beta[0], gamma[0], {k: w[0] for k, w in knobs.items()})
+
+    def _set(self, alpha: np.ndarray, beta: np.ndarray, gamma: np.ndarray, knobs: dict[str, np.ndarray]) -> None:
+        for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma), ("knobs", knobs)):
+            object.__setattr__(self, name, value)
 
     # ---- encodings ----------------------------------------------------------------------------
     def to_vector(self) -> np.ndarray:
@@ -309,16 +296,32 @@ class Architecture:
         vector = np.asarray(vector, dtype=float)
         if vector.shape != (space.encoding_size,):
             raise InputError(f"architecture vector has shape {vector.shape}, expected ({space.encoding_size},)")
-        n_alpha = space.num_layers * space.num_baselines
-        alpha = vector[:n_alpha].reshape(space.num_layers, space.num_baselines)
-        beta = vector[n_alpha : n_alpha + space.num_layers]
-        offset = n_alpha + space.num_layers + len(space.embeddings)
-        gamma = vector[n_alpha + space.num_layers : offset]
+        return cls.from_vectors(space, vector[None])[0]
+
+    @classmethod
+    def from_vectors(cls, space: SearchSpace, vectors: np.ndarray) -> list[Architecture]:
+        """Rows of encodings, validated and put in canonical form as a few array operations (a
+        gradient search visits about a thousand points)."""
+        vectors = np.asarray(vectors, dtype=float)
+        if vectors.ndim != 2 or vectors.shape[1] != space.encoding_size:
+            raise InputError(f"architecture vectors have shape {vectors.shape}, expected (N, {space.encoding_size})")
+        if not np.all(np.isfinite(vectors)):
+            raise InputError("architecture: the encoding contains NaN or infinite values")
+        n, J, p = len(vectors), space.num_layers, space.num_baselines
+        offset = J * p + J + len(space.embeddings)
+        alpha, beta, gamma = vectors[:, : J * p].reshape(n, J, p), vectors[:, J * p : J * p + J], vectors[:, J * p + J : offset]
         knobs = {}
         for knob in space.encoded_knobs:
             size = len(getattr(space, knob))
-            knobs[knob], offset = vector[offset : offset + size], offset + size
-        return cls(space, alpha, beta, gamma, knobs)
+            knobs[knob], offset = vectors[:, offset : offset + size], offset + size
+        alpha, beta, gamma, knobs = _canonical(space, alpha, beta, gamma, knobs)
+        architectures = []
+        for i in range(n):  # already canonical: wrapped without a second pass
+            arch = cls.__new__(cls)
+            object.__setattr__(arch, "space", space)
+            arch._set(alpha[i], beta[i], gamma[i], {k: w[i] for k, w in knobs.items()})
+            architectures.append(arch)
+        return architectures
 
     @functools.cached_property
     def key(self) -> str:
@@ -372,6 +375,25 @@ class Architecture:
         gamma = np.eye(len(self.space.embeddings))[np.argmax(self.gamma)]
         knobs = {knob: np.eye(len(weights))[np.argmax(weights)] for knob, weights in self.knobs.items()}
         return Architecture(self.space, alpha, (self.beta >= 0.5).astype(float), gamma, knobs)
+
+    @staticmethod
+    def discretize_all(architectures: Sequence[Architecture]) -> list[Architecture]:
+        """The distinct results of :meth:`discretize` over many architectures of one space, in
+        first-seen order: the choices are read off all encodings at once and only the distinct
+        ones built (a gradient search discretizes about a thousand visited points)."""
+        if not architectures:
+            return []
+        stacked = {name: np.stack([getattr(a, name) for a in architectures]) for name in ("alpha", "beta", "gamma")}
+        knobs = [np.stack([a.knobs[knob] for a in architectures]) for knob in architectures[0].space.encoded_knobs]
+        choices = np.column_stack(
+            [np.argmax(stacked["alpha"], axis=-1), stacked["beta"] >= 0.5, np.argmax(stacked["gamma"], axis=-1), *(np.argmax(k, axis=-1) for k in knobs)]
+        )
+        _, first = np.unique(choices, axis=0, return_index=True)
+        distinct: dict[str, Architecture] = {}
+        for index in sorted(first):
+            discrete = architectures[index].discretize()
+            distinct.setdefault(discrete.key, discrete)
+        return list(distinct.values())
 
     @property
     def embedding(self) -> str:
@@ -452,13 +474,37 @@ class Architecture:
         return cls(space, encoding["alpha"], encoding["beta"], encoding["gamma"], knobs)
 
 
+def _canonical(
+    space: SearchSpace, alpha: np.ndarray, beta: np.ndarray, gamma: np.ndarray, knobs: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The canonical form of N encodings (alpha ``[N, J, p]``, beta ``[N, J]``, gamma ``[N, E]``,
+    knobs ``[N, size]``), checked to be on their simplices: rounded to :data:`ENCODING_DECIMALS`,
+    present layers (beta > 0) first in their order, absent layers' alpha rows uniform."""
+    for knob, weights in knobs.items():
+        if np.any(weights < -_SIMPLEX_TOLERANCE) or np.any(np.abs(weights.sum(axis=-1) - 1) > _SIMPLEX_TOLERANCE):
+            raise InputError(f"architecture: {knob} must be non-negative and sum to 1")
+    if np.any(alpha < -_SIMPLEX_TOLERANCE) or np.any(np.abs(alpha.sum(axis=-1) - 1) > _SIMPLEX_TOLERANCE):
+        raise InputError("architecture: every row of alpha must be non-negative and sum to 1")
+    if np.any(beta < -_SIMPLEX_TOLERANCE) or np.any(beta > 1 + _SIMPLEX_TOLERANCE):
+        raise InputError("architecture: beta values must lie in [0, 1]")
+    if np.any(gamma < -_SIMPLEX_TOLERANCE) or np.any(np.abs(gamma.sum(axis=-1) - 1) > _SIMPLEX_TOLERANCE):
+        raise InputError("architecture: gamma must be non-negative and sum to 1")
+    beta = np.round(np.clip(beta, 0.0, 1.0), ENCODING_DECIMALS)
+    order = np.argsort(beta <= 0.0, axis=1, kind="stable")  # present layers first, each group in its order
+    alpha = np.take_along_axis(_on_simplex(alpha), order[:, :, None], axis=1)
+    beta = np.take_along_axis(beta, order, axis=1)
+    alpha[beta <= 0.0] = _on_simplex(np.ones(space.num_baselines))
+    return alpha, beta, _on_simplex(gamma), {knob: _on_simplex(weights) for knob, weights in knobs.items()}
+
+
 def _on_simplex(values: np.ndarray) -> np.ndarray:
-    """Clipped, normalized and rounded; values that are already a rounded point of the simplex are
-    only re-rounded, so the canonical form is a fixed point (reloading never moves a value)."""
+    """Clipped, normalized and rounded along the last axis (each row is a simplex); values that are
+    already a rounded point of the simplex are only re-rounded, so the canonical form is a fixed
+    point (reloading never moves a value)."""
     values = np.clip(values, 0.0, None)
-    if abs(values.sum() - 1.0) > 10 ** -ENCODING_DECIMALS * len(values):
-        values = values / values.sum()
-    return np.round(values, ENCODING_DECIMALS)
+    sums = values.sum(axis=-1, keepdims=True)
+    off = np.abs(sums - 1.0) > 10 ** -ENCODING_DECIMALS * values.shape[-1]
+    return np.round(np.where(off, values / sums, values), ENCODING_DECIMALS)
 
 
 def _as_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
