@@ -110,20 +110,21 @@ class ArchitectureEvaluator:
         """``u [N, encoding_size] -> ensemble mean score [N]`` for one task, differentiable in u.
 
         For gradient ascent, which traces it into every search: the task description (and a
-        learned embedding of the task's sample) is computed once here, and the figures of u once
-        per call for all members, which then run their forward pass from there
-        (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.head`) on frozen weights.
+        learned embedding of the task's sample) and each member's task branch are computed once
+        here, the figures of u once per call for all members, which then run their architecture
+        branch (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.merit`) on frozen weights.
         """
         statistics = tf.constant(self.normalized(meta_features.vector(self.meta_feature_names))[None])
         sample = self._checked_sample(meta_features.sample)
         contexts = [tf.constant(member.context(statistics, sample)) for member in self.members]
+        task_terms = [tuple(tf.constant(t) for t in member.task_terms(context, training=False)) for member, context in zip(self.members, contexts)]
 
-        def score(encodings: tf.Tensor) -> tf.Tensor:
+        def score(encodings: tf.Tensor) -> tf.Tensor:  # MemberNetwork.head, its task branch computed once above
             figures = self.architecture_summary(tf.cast(encodings, tf.float32))  # once, not per member: half the trace time
             rows = tf.shape(figures)[0]
             outputs = [
-                member.head(tf.repeat(context, rows, axis=0), figures, training=False)[0]
-                for member, context in zip(self.members, contexts)
+                level + spread * member.merit(tf.repeat(context, rows, axis=0), figures, training=False)
+                for member, context, (level, spread) in zip(self.members, contexts, task_terms)
             ]
             return tf.add_n(outputs) / len(outputs)
 

@@ -117,13 +117,21 @@ class MemberNetwork(tf.Module):
         so a search's gradient tape leaves them out: the evaluator stays frozen, with less to trace."""
         if training:
             context = context + self.noise.normal(tf.shape(context), stddev=self.context_noise)
+        level, spread = self.task_terms(context, training)
+        merit = self.merit(context, figures, training)
+        return level + spread * merit, merit
+
+    def task_terms(self, context: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
+        """The task branch: the task's score level and how far the architecture moves it (``[N]`` each)."""
         task = self.task_output(self.task_hidden(context, training), training)
-        level, spread = tf.sigmoid(task[:, 0]), 0.1 * tf.nn.softplus(task[:, 1])
+        return tf.sigmoid(task[:, 0]), 0.1 * tf.nn.softplus(task[:, 1])
+
+    def merit(self, context: tf.Tensor, figures: tf.Tensor, training: bool) -> tf.Tensor:
+        """The architecture branch: the merit of each row's architecture on its task (``[N]``)."""
         h = tf.concat([context, figures], axis=1)
         for layer in self.merit_hidden:
             h = layer(h, training)
-        merit = self.merit_output(h, training)[:, 0]
-        return level + spread * merit, merit
+        return self.merit_output(h, training)[:, 0]
 
     def context(
         self, statistics: tf.Tensor, samples: tf.Tensor | None = None, sample_index: tf.Tensor | None = None
