@@ -38,6 +38,7 @@ from tfx_tanas.workflows import (
     architectures_from_hyperparameters,
     bundled_evaluator_path,
     load_evaluator,
+    user_image_task_id,
     user_task_id,
 )
 
@@ -71,15 +72,13 @@ def run_command(args: argparse.Namespace) -> None:
     data = Path(args.data).resolve()
     images = is_image_data(data)
     if images:
-        if args.records:
-            raise InputError("--records (continual records) is for tables in this release")
         image_set = read_images(data, args.label, args.image_feature)  # the checks the components would fail on obscurely
-        label = args.label if data.is_file() else IMAGE_LABEL
+        label, task_id = (args.label if data.is_file() else IMAGE_LABEL), user_image_task_id(image_set)
     else:
         if not args.label:
             raise InputError(f"--label names the label column of the table {data}")
-        frame = check_data(data, args.label)
         label = args.label
+        task_id = user_task_id(check_data(data, args.label))
     if args.train_top < 1:
         raise InputError(f"--train-top must be at least 1, got {args.train_top}")
     space = IMAGE_SPACE if images else DEFAULT_SPACE
@@ -111,7 +110,7 @@ def run_command(args: argparse.Namespace) -> None:
     LocalDagRunner().run(pipeline)
     print_summary(str(out / METADATA_FILE), time.perf_counter() - started)
     if args.records:
-        appended = append_run_measurements(str(out / METADATA_FILE), args.records, frame)
+        appended = append_run_measurements(str(out / METADATA_FILE), args.records, task_id)
         print(f"appended {appended} records to {args.records}")
 
 
@@ -128,9 +127,9 @@ def folder_as_tfrecords(images: ImageSet, directory: Path, image_feature: str) -
     return directory
 
 
-def append_run_measurements(metadata_path: str, records_path: str, frame: pd.DataFrame) -> int:
+def append_run_measurements(metadata_path: str, records_path: str, task_id: str) -> int:
     """Continual records from a pipeline run: the Trainer's measured validation scores of the
-    architectures it trained, with the meta-features MetaFeatureGen computed."""
+    architectures it trained, with the meta-features MetaFeatureGen computed, as task ``task_id``."""
     runs = {run.node: run for run in metadata.latest_run(metadata.open_store(metadata_path))}
     [meta_artifact] = runs["MetaFeatureGen"].outputs["meta_features"]
     [hyperparameters] = runs["ArchSearcher"].outputs["hyperparameters"]
@@ -138,9 +137,10 @@ def append_run_measurements(metadata_path: str, records_path: str, frame: pd.Dat
     meta = MetaFeatures.from_json(json.loads(read_text(os.path.join(meta_artifact.uri, META_FEATURES_FILE))))
     architectures = architectures_from_hyperparameters(json.loads(read_text(os.path.join(hyperparameters.uri, HYPERPARAMETERS_FILE))))
     metrics = [json.loads(line) for line in read_text(os.path.join(model_run.uri, METRICS_FILE)).splitlines() if line.strip()]
-    version = protocol_for(architectures[0].space.version).version
+    space = architectures[0].space
+    version = protocol_for(space.version, space.modality).version
     records = [
-        Record(user_task_id(frame), meta, arch, row["validation_score"], row["train_seconds"], row["num_params"], version)
+        Record(task_id, meta, arch, row["validation_score"], row["train_seconds"], row["num_params"], version)
         for arch, row in zip(architectures, metrics)
         if row["error"] is None
     ]

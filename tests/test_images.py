@@ -248,9 +248,12 @@ def test_tanas_run_pushes_a_served_image_model_from_a_folder(workspace, image_ev
 
     out = workspace / "pipeline"
     argv = ["run", "--data", str(workspace / "folder"), "--out", str(out), "--evaluator", str(image_evaluator_dir), "--train-top", "1"]
-    assert main(argv) == 0
+    records = workspace / "run_records.jsonl"
+    assert main([*argv, "--records", str(records)]) == 0
     printed = capsys.readouterr().out
-    assert "serving model:" in printed
+    assert "serving model:" in printed and f"appended 1 records to {records}" in printed
+    [record] = read_records(records)  # continual records: the Trainer's measurement on this data
+    assert record.meta_features.modality == "image" and record.architecture.space == IMAGE_SPACE
     runs = {run.node: run for run in latest_run(open_store(str(out / METADATA_FILE)))}
     assert {"ImportExampleGen", "MetaFeatureGen", "ArchSearcher", "Trainer", "Evaluator", "Pusher"} <= set(runs)
     [meta] = runs["MetaFeatureGen"].outputs["meta_features"]

@@ -265,11 +265,15 @@ def append_measurements(
 def append_image_measurements(
     path: str | os.PathLike, images: ImageSet, architectures: Sequence[Architecture], trained: TrainedModel, protocol: TrainingProtocol, seed: int = 0
 ) -> int:
-    """Continual records of an image training (:func:`append_measurements` for images); the task
-    id is a digest of the images and their labels."""
+    """Continual records of an image training (:func:`append_measurements` for images)."""
+    return _append_trained(path, user_image_task_id(images), describe_images(images, seed), architectures, trained, protocol, seed)
+
+
+def user_image_task_id(images: ImageSet) -> str:
+    """:func:`user_task_id` for images: a digest of the images, their labels and class names."""
     digest = hashlib.sha1(images.images.tobytes())
     digest.update(images.labels.tobytes() + ",".join(images.classes).encode())
-    return _append_trained(path, f"user/{digest.hexdigest()[:12]}", describe_images(images, seed), architectures, trained, protocol, seed)
+    return f"user/{digest.hexdigest()[:12]}"
 
 
 def _append_trained(
