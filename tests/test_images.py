@@ -280,6 +280,8 @@ def test_the_image_pipeline_compiles_for_kubeflow_with_the_image_evaluator(tmp_p
     tasks = spec["root"]["dag"]["tasks"]
     assert "ImportExampleGen" in tasks and "CsvExampleGen" not in tasks
     assert tasks["MetaFeatureGen"]["inputs"]["parameters"]["image_feature"]["runtimeValue"]["constant"] == "image"
+    stats_options = json.loads(tasks["StatisticsGen"]["inputs"]["parameters"]["stats_options_json"]["runtimeValue"]["constant"])
+    assert stats_options["enable_semantic_domain_stats"]  # TFDV's image domain statistics
     trainer_config = json.loads(tasks["Trainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constant"])
     assert trainer_config["image_feature"] == "image"
     assert "gs://bucket/root/image_evaluator" in out.read_text()
