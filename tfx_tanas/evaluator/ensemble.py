@@ -110,21 +110,24 @@ class ArchitectureEvaluator:
         """``u [N, encoding_size] -> ensemble mean score [N]`` for one task, differentiable in u.
 
         For gradient ascent, which traces it into every search: the task description (and a
-        learned embedding of the task's sample) and each member's task branch are computed once
-        here, the figures of u once per call for all members, which then run their architecture
-        branch (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.merit`) on frozen weights.
+        learned embedding of the task's sample), each member's task branch and what the task adds to
+        its merit branch's first layer are computed once here, the figures of u once per call for
+        all members, which then run the rest of their architecture branch
+        (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.merit_given_task`) on frozen weights.
         """
         statistics = tf.constant(self.normalized(meta_features.vector(self.meta_feature_names))[None])
         sample = self._checked_sample(meta_features.sample)
         contexts = [tf.constant(member.context(statistics, sample)) for member in self.members]
-        task_terms = [tuple(tf.constant(t) for t in member.task_terms(context, training=False)) for member, context in zip(self.members, contexts)]
+        task_terms = [
+            (*(tf.constant(t) for t in member.task_terms(context, training=False)), tf.constant(member.merit_task_part(context, training=False)))
+            for member, context in zip(self.members, contexts)
+        ]
 
-        def score(encodings: tf.Tensor) -> tf.Tensor:  # MemberNetwork.head, its task branch computed once above
+        def score(encodings: tf.Tensor) -> tf.Tensor:  # MemberNetwork.head, its task parts computed once above
             figures = self.architecture_summary(tf.cast(encodings, tf.float32))  # once, not per member: half the trace time
-            rows = tf.shape(figures)[0]
             outputs = [
-                level + spread * member.merit(tf.repeat(context, rows, axis=0), figures, training=False)
-                for member, context, (level, spread) in zip(self.members, contexts, task_terms)
+                level + spread * member.merit_given_task(task_part, figures, training=False)
+                for member, (level, spread, task_part) in zip(self.members, task_terms)
             ]
             return tf.add_n(outputs) / len(outputs)
 

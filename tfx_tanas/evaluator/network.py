@@ -75,8 +75,12 @@ class _Dense(tf.Module):
         self.bias = tf.Variable(np.zeros(units, np.float32), name="bias")
         self.relu = relu
 
+    def weights(self, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
+        """(kernel, bias); outside training as constants, so a search's gradient tape skips them."""
+        return (self.kernel, self.bias) if training else (tf.stop_gradient(self.kernel), tf.stop_gradient(self.bias))
+
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
-        kernel, bias = (self.kernel, self.bias) if training else (tf.stop_gradient(self.kernel), tf.stop_gradient(self.bias))
+        kernel, bias = self.weights(training)
         h = tf.matmul(x, kernel) + bias
         return tf.nn.relu(h) if self.relu else h
 
@@ -128,8 +132,22 @@ class MemberNetwork(tf.Module):
 
     def merit(self, context: tf.Tensor, figures: tf.Tensor, training: bool) -> tf.Tensor:
         """The architecture branch: the merit of each row's architecture on its task (``[N]``)."""
-        h = tf.concat([context, figures], axis=1)
-        for layer in self.merit_hidden:
+        return self.merit_given_task(self.merit_task_part(context, training), figures, training)
+
+    def merit_task_part(self, context: tf.Tensor, training: bool) -> tf.Tensor:
+        """What the task adds to the merit branch's first layer (before its activation): the
+        first layer reads ``[context, figures]``, so its output splits into a task part and an
+        architecture part, and a search computes the task part once."""
+        first = self.merit_hidden[0]
+        kernel, bias = first.weights(training)
+        return tf.matmul(context, kernel[: kernel.shape[0] - self.summary.width]) + bias
+
+    def merit_given_task(self, task_part: tf.Tensor, figures: tf.Tensor, training: bool) -> tf.Tensor:
+        """The merit from the first layer's task part (one row, or one per row of ``figures``)."""
+        first, *rest = self.merit_hidden
+        kernel, _ = first.weights(training)
+        h = tf.nn.relu(tf.matmul(figures, kernel[-self.summary.width :]) + task_part)
+        for layer in rest:
             h = layer(h, training)
         return self.merit_output(h, training)[:, 0]
 
