@@ -91,13 +91,19 @@ def test_config_defaults_are_the_options():
 
 @pytest.mark.parametrize("ensemble_size", [1, 3])
 def test_predict_and_task_scorer_are_one_forward_pass(ensemble_size, space, task_meta_features, held_out):
+    """Both run the members stacked into one network; that gives each member's own forward pass."""
     encodings, truth = held_out
     evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(8, 4), epochs=2, ensemble_size=ensemble_size))
     groups = np.repeat(np.arange(4), 20)
     evaluator.fit(task_meta_features[groups % 6], encodings, truth, groups)
     for z in task_meta_features[:3]:
+        statistics = evaluator.normalized(np.repeat(z[None], len(encodings), axis=0))
+        own = np.stack([member(member.context(statistics), encodings, training=False)[0].numpy() for member in evaluator.members])
+        prediction = evaluator.predict(z, encodings)
+        np.testing.assert_allclose(prediction.mean, own.mean(axis=0), atol=1e-6)
+        np.testing.assert_allclose(prediction.std, own.std(axis=0), atol=1e-6)
         scorer = evaluator.task_scorer(as_meta_features(z))
-        np.testing.assert_allclose(scorer(encodings).numpy(), evaluator.predict(z, encodings).mean, atol=1e-6)
+        np.testing.assert_allclose(scorer(encodings).numpy(), prediction.mean, atol=1e-6)
 
 
 def test_the_training_loss_runs_the_same_forward_pass(space, task_meta_features, held_out):

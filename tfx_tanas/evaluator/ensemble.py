@@ -102,34 +102,30 @@ class ArchitectureEvaluator:
             meta_features = np.repeat(meta_features, len(encodings), axis=0)
         statistics = tf.constant(self.normalized(meta_features))
         sample = self._checked_sample(task_sample)
-        u = tf.constant(encodings)
-        scores = np.stack([member(member.context(statistics, sample), u, training=False)[0].numpy() for member in self.members])
+        contexts = tf.stack([member.context(statistics, sample) for member in self.members])  # [members, N, context]
+        scores = MemberNetwork.stacked(self.members)(contexts, tf.constant(encodings), training=False)[0].numpy()  # [members, N]
         return Prediction(scores.mean(axis=0), scores.std(axis=0))
 
     def task_scorer(self, meta_features: MetaFeatures) -> Callable[[tf.Tensor], tf.Tensor]:
         """``u [N, encoding_size] -> ensemble mean score [N]`` for one task, differentiable in u.
 
-        For gradient ascent, which traces it into every search: the task description (and a
-        learned embedding of the task's sample), each member's task branch and what the task adds to
-        its merit branch's first layer are computed once here, the figures of u once per call for
-        all members, which then run the rest of their architecture branch
-        (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.merit_given_task`) on frozen weights.
+        For gradient ascent, which traces it into every search: the members run as one
+        (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.stacked`, frozen weights); the task
+        description (and a learned embedding of the task's sample), the task branch and what the
+        task adds to the merit branch's first layer are computed once here, the figures of u once
+        per call, then the rest of the architecture branch
+        (:meth:`~tfx_tanas.evaluator.network.MemberNetwork.merit_given_task`).
         """
         statistics = tf.constant(self.normalized(meta_features.vector(self.meta_feature_names))[None])
         sample = self._checked_sample(meta_features.sample)
-        contexts = [tf.constant(member.context(statistics, sample)) for member in self.members]
-        task_terms = [
-            (*(tf.constant(t) for t in member.task_terms(context, training=False)), tf.constant(member.merit_task_part(context, training=False)))
-            for member, context in zip(self.members, contexts)
-        ]
+        ensemble = MemberNetwork.stacked(self.members)
+        contexts = tf.stack([member.context(statistics, sample) for member in self.members])  # [members, 1, context]
+        level, spread = (tf.constant(t) for t in ensemble.task_terms(contexts, training=False))  # [members, 1]
+        task_part = tf.constant(ensemble.merit_task_part(contexts, training=False))
 
         def score(encodings: tf.Tensor) -> tf.Tensor:  # MemberNetwork.head, its task parts computed once above
-            figures = self.architecture_summary(tf.cast(encodings, tf.float32))  # once, not per member: half the trace time
-            outputs = [
-                level + spread * member.merit_given_task(task_part, figures, training=False)
-                for member, (level, spread, task_part) in zip(self.members, task_terms)
-            ]
-            return tf.add_n(outputs) / len(outputs)
+            figures = self.architecture_summary(tf.cast(encodings, tf.float32))  # [N, figures], the same for every member
+            return tf.reduce_mean(level + spread * ensemble.merit_given_task(task_part, figures, training=False), axis=0)
 
         return score
 

@@ -18,6 +18,8 @@ reports: no second copy of the network, no weights looked up by layer name.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import tensorflow as tf
 
@@ -75,6 +77,17 @@ class _Dense(tf.Module):
         self.bias = tf.Variable(np.zeros(units, np.float32), name="bias")
         self.relu = relu
 
+    @classmethod
+    def stacked(cls, layers: list[_Dense]) -> _Dense:
+        """The layers of several members as one: kernel ``[members, in, out]``, bias
+        ``[members, 1, out]`` (constants), so ``x @ kernel + bias`` runs every member at once."""
+        stacked = cls.__new__(cls)
+        tf.Module.__init__(stacked, name=layers[0].name)
+        stacked.kernel = tf.constant(np.stack([layer.kernel.numpy() for layer in layers]))
+        stacked.bias = tf.constant(np.stack([layer.bias.numpy() for layer in layers])[:, None, :])
+        stacked.relu = layers[0].relu
+        return stacked
+
     def weights(self, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
         """(kernel, bias); outside training as constants, so a search's gradient tape skips them."""
         return (self.kernel, self.bias) if training else (tf.stop_gradient(self.kernel), tf.stop_gradient(self.bias))
@@ -111,6 +124,21 @@ class MemberNetwork(tf.Module):
         self.encoder = build_set_encoder(seed) if config.uses_learned else None
         self.noise = tf.random.Generator.from_seed(seed)
 
+    @classmethod
+    def stacked(cls, members: list[MemberNetwork]) -> MemberNetwork:
+        """The members as one network whose weights carry a leading member axis (as constants): the
+        same forward pass then runs the whole ensemble with one batched op per layer, which is what
+        a search traces (a fifth of the graph of five separate members). Its outputs have the
+        member axis first; it cannot be trained."""
+        first = members[0]
+        stacked = copy.copy(first)
+        stacked.task_hidden, stacked.task_output, stacked.merit_output = (
+            _Dense.stacked([getattr(member, name) for member in members]) for name in ("task_hidden", "task_output", "merit_output")
+        )
+        stacked.merit_hidden = [_Dense.stacked([member.merit_hidden[n] for member in members]) for n in range(len(first.merit_hidden))]
+        stacked.encoder = None  # the contexts, each member's own, are stacked by the caller
+        return stacked
+
     def __call__(self, context: tf.Tensor, encodings: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
         """The forward pass: ``[N, context]``, ``[N, encoding_size]`` -> (score ``[N]``, merit ``[N]``)."""
         return self.head(context, self.summary(tf.cast(encodings, tf.float32)), training)
@@ -128,7 +156,7 @@ class MemberNetwork(tf.Module):
     def task_terms(self, context: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
         """The task branch: the task's score level and how far the architecture moves it (``[N]`` each)."""
         task = self.task_output(self.task_hidden(context, training), training)
-        return tf.sigmoid(task[:, 0]), 0.1 * tf.nn.softplus(task[:, 1])
+        return tf.sigmoid(task[..., 0]), 0.1 * tf.nn.softplus(task[..., 1])
 
     def merit(self, context: tf.Tensor, figures: tf.Tensor, training: bool) -> tf.Tensor:
         """The architecture branch: the merit of each row's architecture on its task (``[N]``)."""
@@ -140,16 +168,16 @@ class MemberNetwork(tf.Module):
         architecture part, and a search computes the task part once."""
         first = self.merit_hidden[0]
         kernel, bias = first.weights(training)
-        return tf.matmul(context, kernel[: kernel.shape[0] - self.summary.width]) + bias
+        return tf.matmul(context, kernel[..., : kernel.shape[-2] - self.summary.width, :]) + bias
 
     def merit_given_task(self, task_part: tf.Tensor, figures: tf.Tensor, training: bool) -> tf.Tensor:
         """The merit from the first layer's task part (one row, or one per row of ``figures``)."""
         first, *rest = self.merit_hidden
         kernel, _ = first.weights(training)
-        h = tf.nn.relu(tf.matmul(figures, kernel[-self.summary.width :]) + task_part)
+        h = tf.nn.relu(tf.matmul(figures, kernel[..., -self.summary.width :, :]) + task_part)
         for layer in rest:
             h = layer(h, training)
-        return self.merit_output(h, training)[:, 0]
+        return self.merit_output(h, training)[..., 0]
 
     def context(
         self, statistics: tf.Tensor, samples: tf.Tensor | None = None, sample_index: tf.Tensor | None = None
