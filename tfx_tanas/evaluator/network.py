@@ -10,10 +10,12 @@ training tasks, both raw inputs let the network memorize task-specific noise (le
 Spearman 0.27 for the previous design that read them raw, 0.36 for this one on the same
 single-measurement records, 0.39 on the shipped ones; ``benchmarks/evaluator_cv.py``).
 
-Training and ``predict`` call :meth:`MemberNetwork.__call__`; gradient search calls its
-:meth:`~MemberNetwork.head` on the figures of u computed once for the whole ensemble (the figures
-hold no weights). So what search differentiates is exactly what was trained and what ``predict``
-reports: no second copy of the network, no weights looked up by layer name.
+Training calls :meth:`MemberNetwork.__call__` on each member; ``predict`` and gradient search call
+the same methods on :meth:`MemberNetwork.stacked`, the members' weights stacked along a leading
+axis, so the ensemble runs as one batched pass (search traces a fifth of the graph). Search runs
+:meth:`~MemberNetwork.merit_given_task` on the figures of u computed once for the whole ensemble
+(the figures hold no weights). So what search differentiates is exactly what was trained and what
+``predict`` reports: no second copy of the network's code, no weights looked up by layer name.
 """
 
 from __future__ import annotations
