@@ -6,6 +6,7 @@ task's trained architectures instead of the best of them).
 
     python benchmarks/evaluator_cv.py --records tfx_tanas/assets/records.jsonl.gz [--folds 5]
     python benchmarks/evaluator_cv.py --records tfx_tanas/assets/image_records.jsonl.gz --by-family --configs within_task:tfdv
+    python benchmarks/evaluator_cv.py --records ... --configs within_task:tfdv --ensemble 5 --risk-aversion 0,1,2,4
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np  # noqa: E402
 
 from tfx_tanas.evaluator import EvaluatorConfig  # noqa: E402
 from tfx_tanas.meta_evaluation import leave_task_out  # noqa: E402
+from tfx_tanas.options import RISK_AVERSION  # noqa: E402
 from tfx_tanas.records import read_records  # noqa: E402
 
 
@@ -29,6 +31,11 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=EvaluatorConfig.epochs)
     parser.add_argument("--by-family", action="store_true", help="hold out whole task families together (image tasks)")
+    parser.add_argument("--ensemble", type=int, default=1, help="networks per evaluator (the README's tables: 1; the shipped evaluators: 5)")
+    parser.add_argument(
+        "--risk-aversion", default=str(RISK_AVERSION),
+        help="comma-separated values of the pick's mean - risk_aversion * spread (one fit serves all; needs --ensemble > 1)",
+    )
     parser.add_argument(
         "--configs",
         default="squared_error:tfdv,pairwise:tfdv,within_task:tfdv,within_task:learned",
@@ -38,25 +45,28 @@ def main() -> None:
     records = read_records(args.records)
     print(f"{len(records)} records from {len({r.task for r in records})} tasks, {args.folds} folds\n")
     print(
-        "| loss | meta-features | context noise | mean within-task Spearman | median top-1 regret (points) | mean top-1 regret "
-        "| mean regret of best-on-average | pick minus best-on-average (points, +/- s.e.) | seconds |"
+        "| loss | meta-features | context noise | risk aversion | mean within-task Spearman | median top-1 regret (points) "
+        "| mean top-1 regret | mean regret of best-on-average | pick minus best-on-average (points, +/- s.e.) | seconds |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for spec in args.configs.split(","):
         loss, meta_features, *noise = spec.split(":")
         config = EvaluatorConfig(
-            loss=loss, meta_features=meta_features, epochs=args.epochs, ensemble_size=1,  # README: one network each
+            loss=loss, meta_features=meta_features, epochs=args.epochs, ensemble_size=args.ensemble,
             context_noise=float(noise[0]) if noise else EvaluatorConfig.context_noise,
         )
         started = time.perf_counter()
-        report = leave_task_out(records, config, folds=args.folds, by_family=args.by_family)
-        gain, error = report.gain_over_best_on_average
-        baseline = np.nanmean([t.best_on_average_regret_points for t in report.tasks])
-        print(
-            f"| {loss} | {meta_features} | {config.context_noise} | {report.mean_spearman:.3f} | {report.median_regret:.2f} | "
-            f"{report.mean_regret:.2f} | {baseline:.2f} | {gain:+.2f} +/- {error:.2f} | {time.perf_counter() - started:.0f} |",
-            flush=True,
-        )
+        fitted = leave_task_out(records, config, folds=args.folds, by_family=args.by_family)
+        seconds = time.perf_counter() - started
+        for risk_aversion in (float(value) for value in args.risk_aversion.split(",")):
+            report = fitted.with_risk_aversion(risk_aversion)
+            gain, error = report.gain_over_best_on_average
+            baseline = np.nanmean([t.best_on_average_regret_points for t in report.tasks])
+            print(
+                f"| {loss} | {meta_features} | {config.context_noise} | {risk_aversion:g} | {report.mean_spearman:.3f} | "
+                f"{report.median_regret:.2f} | {report.mean_regret:.2f} | {baseline:.2f} | {gain:+.2f} +/- {error:.2f} | {seconds:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

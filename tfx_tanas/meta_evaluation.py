@@ -35,9 +35,31 @@ class TaskFigures:
 
 
 @dataclasses.dataclass
+class HeldOutPredictions:
+    """Every record's prediction by the evaluator that did not see its task, one row per record."""
+
+    tasks: np.ndarray
+    mean: np.ndarray
+    spread: np.ndarray  # the ensemble's standard deviation (0 for one network)
+    measured: np.ndarray
+    discrete: np.ndarray  # only discrete networks can be picked, as in search
+    baseline_picks: np.ndarray  # the rows of each task's best-on-average network
+
+    def figures(self, risk_aversion: float = RISK_AVERSION) -> list[TaskFigures]:
+        """Per-task figures of the search's rule: pick the best ``mean - risk_aversion * spread``."""
+        pick_scores = np.where(self.discrete, self.mean - risk_aversion * self.spread, -np.inf)
+        return within_task_figures(self.tasks, self.mean, self.measured, self.baseline_picks, pick_scores)
+
+
+@dataclasses.dataclass
 class CrossValidationReport:
     config: EvaluatorConfig
     tasks: list[TaskFigures]
+    predictions: HeldOutPredictions
+
+    def with_risk_aversion(self, risk_aversion: float) -> CrossValidationReport:
+        """The same held-out predictions, picked with another risk aversion (no refitting)."""
+        return CrossValidationReport(self.config, self.predictions.figures(risk_aversion), self.predictions)
 
     @property
     def mean_spearman(self) -> float:
@@ -124,7 +146,8 @@ def leave_task_out(
 ) -> CrossValidationReport:
     """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat. The
     top-1 pick is the search's rule: the discrete network with the best ``mean - risk_aversion *
-    spread`` of the ensemble's predictions. ``by_family`` puts every task of a
+    spread`` of the ensemble's predictions (:meth:`CrossValidationReport.with_risk_aversion` re-picks
+    with another value). ``by_family`` puts every task of a
     :func:`task_family` in one fold (at most as many folds as families)."""
     records = average_over_seeds(records)  # one row per (task, architecture), as the arrays
     arrays = to_arrays(records)
@@ -135,7 +158,7 @@ def leave_task_out(
     fold_of = {t: fold_of_unit[task_family(t) if by_family else t] for t in tasks}
     fold = np.array([fold_of[t] for t in arrays.groups])
     samples = task_samples(list(tasks), seed) if config.uses_learned else {}
-    predicted, pick_scores = np.zeros(len(arrays.scores)), np.zeros(len(arrays.scores))
+    predicted, spread = np.zeros(len(arrays.scores)), np.zeros(len(arrays.scores))
     discrete = np.array([r.architecture.is_discrete for r in records])
     keys = np.array([r.architecture.key for r in records])
     baseline_picks = np.zeros(len(records), dtype=bool)
@@ -146,7 +169,7 @@ def leave_task_out(
         for task in np.unique(arrays.groups[fold == k]):
             rows = arrays.groups == task
             prediction = evaluator.predict(arrays.meta_features[rows], arrays.encodings[rows], samples.get(task))
-            predicted[rows] = prediction.mean
-            pick_scores[rows] = np.where(discrete[rows], prediction.mean - risk_aversion * prediction.std, -np.inf)
+            predicted[rows], spread[rows] = prediction.mean, prediction.std
         log.info("fold %d/%d done (%d held-out tasks)", k + 1, folds, len(np.unique(arrays.groups[fold == k])))
-    return CrossValidationReport(config, within_task_figures(arrays.groups, predicted, arrays.scores, baseline_picks, pick_scores))
+    predictions = HeldOutPredictions(arrays.groups, predicted, spread, arrays.scores, discrete, baseline_picks)
+    return CrossValidationReport(config, predictions.figures(risk_aversion), predictions)
