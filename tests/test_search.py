@@ -131,6 +131,27 @@ def test_risk_aversion_zero_takes_the_plain_maximum(tiny_evaluator, tiny_meta_fe
     assert result.best.predicted_score == max(c.predicted_score for c in result.candidates)
 
 
+def test_search_picks_and_shortlists_by_its_evaluators_risk_aversion(tmp_path, space, task_meta_features, tiny_meta_features):
+    """The risk aversion an evaluator was built with (saved with it) is the search's rule, for the
+    winner and for the shortlist a refinement trains."""
+    rng = np.random.default_rng(1)
+    archs = [space.sample(rng) for _ in range(120)]
+    groups = np.repeat(np.arange(3), 40)
+    results = {}
+    for risk_aversion in (0.0, 5.0):
+        config = EvaluatorConfig(hidden_units=(8, 4), epochs=3, ensemble_size=3, risk_aversion=risk_aversion)
+        evaluator = ArchitectureEvaluator(space, config)
+        evaluator.fit(task_meta_features[groups], np.stack([a.to_vector() for a in archs]), rng.uniform(0.3, 0.9, 120).astype(np.float32), groups)
+        loaded = ArchitectureEvaluator.load(evaluator.save(tmp_path / f"risk_{risk_aversion}"), space)
+        assert loaded.config.risk_aversion == risk_aversion
+        result = search(loaded, tiny_meta_features, "random", seed=1, options={"num_samples": 60, "rounds": 2})
+        rule = [c.predicted_score - risk_aversion * c.spread for c in result.candidates]
+        assert result.best.predicted_score - risk_aversion * result.best.spread == max(rule)
+        assert result.shortlist(1)[0].architecture.key == result.best.architecture.key
+        results[risk_aversion] = result
+    assert all(c.spread > 0 for c in results[5.0].candidates)  # an ensemble: the rule is not the plain maximum
+
+
 def test_search_is_seeded(tiny_evaluator, tiny_meta_features, random_result):
     again = search(tiny_evaluator, tiny_meta_features, "random", seed=0, options={"num_samples": 120, "rounds": 3})
     assert again.best.architecture.key == random_result.best.architecture.key

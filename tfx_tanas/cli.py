@@ -118,6 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--loss", choices=options.EVALUATOR_LOSSES, default=options.DEFAULT_EVALUATOR_LOSS)
     build.add_argument("--meta-features", choices=options.META_FEATURE_MODES, default=options.DEFAULT_META_FEATURE_MODE)
     build.add_argument("--ensemble", type=int, default=options.ENSEMBLE_SIZE, help="ensemble members (their spread is the reported uncertainty)")
+    build.add_argument(
+        "--context-noise", type=float,
+        help=f"noise on the task description while training (default {options.CONTEXT_NOISE}; {options.IMAGE_CONTEXT_NOISE} for images)",
+    )
+    build.add_argument(
+        "--risk-aversion", type=float,
+        help=f"the search with this evaluator picks mean - this * spread (default {options.RISK_AVERSION}; {options.IMAGE_RISK_AVERSION} for images)",
+    )
     build.add_argument("--seed", type=int, default=0)
     build.add_argument(
         "--max-rows", type=int, default=options.MAX_TASK_ROWS, help="larger task tables are subsampled (seeded) to this many rows before training",
@@ -316,10 +324,15 @@ def _build_evaluator(args: argparse.Namespace) -> None:
     from tfx_tanas.search_space import DEFAULT_SPACE, IMAGE_SPACE
     from tfx_tanas.tasks import task_set
 
-    config = EvaluatorConfig(loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed)
+    images = args.tasks == "images"
+    config = EvaluatorConfig(
+        loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed,
+        context_noise=_given(args.context_noise, options.IMAGE_CONTEXT_NOISE if images else options.CONTEXT_NOISE),
+        risk_aversion=_given(args.risk_aversion, options.IMAGE_RISK_AVERSION if images else options.RISK_AVERSION),
+    )
     tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images)
-    space = IMAGE_SPACE if args.tasks == "images" else DEFAULT_SPACE
-    archs_per_task = args.archs_per_task or (options.IMAGE_ARCHITECTURES_PER_TASK if args.tasks == "images" else options.ARCHITECTURES_PER_TASK)
+    space = IMAGE_SPACE if images else DEFAULT_SPACE
+    archs_per_task = args.archs_per_task or (options.IMAGE_ARCHITECTURES_PER_TASK if images else options.ARCHITECTURES_PER_TASK)
     if tasks:
         summary = generate_records(
             tasks, args.records, space, archs_per_task=archs_per_task, protocol=protocol_for(space.version, space.modality),
@@ -341,6 +354,10 @@ def _build_evaluator(args: argparse.Namespace) -> None:
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+def _given(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def read_architectures(path: str | os.PathLike) -> list[Any]:
     """One architecture.json, or a .jsonl with one architecture per line."""
     from tfx_tanas.search_space import Architecture

@@ -18,7 +18,6 @@ from scipy.stats import spearmanr
 
 from tfx_tanas.evaluator import EvaluatorConfig
 from tfx_tanas.meta_training import task_samples
-from tfx_tanas.options import RISK_AVERSION
 from tfx_tanas.records import Record, average_over_seeds, to_arrays
 from tfx_tanas.workflows import train_evaluator
 
@@ -45,7 +44,7 @@ class HeldOutPredictions:
     discrete: np.ndarray  # only discrete networks can be picked, as in search
     baseline_picks: np.ndarray  # the rows of each task's best-on-average network
 
-    def figures(self, risk_aversion: float = RISK_AVERSION) -> list[TaskFigures]:
+    def figures(self, risk_aversion: float) -> list[TaskFigures]:
         """Per-task figures of the search's rule: pick the best ``mean - risk_aversion * spread``."""
         pick_scores = np.where(self.discrete, self.mean - risk_aversion * self.spread, -np.inf)
         return within_task_figures(self.tasks, self.mean, self.measured, self.baseline_picks, pick_scores)
@@ -141,13 +140,13 @@ def leave_task_out(
     config: EvaluatorConfig,
     folds: int = 5,
     seed: int = 0,
-    risk_aversion: float = RISK_AVERSION,
+    risk_aversion: float | None = None,
     by_family: bool = False,
 ) -> CrossValidationReport:
     """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat. The
     top-1 pick is the search's rule: the discrete network with the best ``mean - risk_aversion *
-    spread`` of the ensemble's predictions (:meth:`CrossValidationReport.with_risk_aversion` re-picks
-    with another value). ``by_family`` puts every task of a
+    spread`` of the ensemble's predictions (by default the config's risk aversion;
+    :meth:`CrossValidationReport.with_risk_aversion` re-picks with another value). ``by_family`` puts every task of a
     :func:`task_family` in one fold (at most as many folds as families)."""
     records = average_over_seeds(records)  # one row per (task, architecture), as the arrays
     arrays = to_arrays(records)
@@ -172,4 +171,4 @@ def leave_task_out(
             predicted[rows], spread[rows] = prediction.mean, prediction.std
         log.info("fold %d/%d done (%d held-out tasks)", k + 1, folds, len(np.unique(arrays.groups[fold == k])))
     predictions = HeldOutPredictions(arrays.groups, predicted, spread, arrays.scores, discrete, baseline_picks)
-    return CrossValidationReport(config, predictions.figures(risk_aversion), predictions)
+    return CrossValidationReport(config, predictions.figures(config.risk_aversion if risk_aversion is None else risk_aversion), predictions)

@@ -28,7 +28,7 @@ import tensorflow as tf
 from tfx_tanas.errors import InputError
 from tfx_tanas.evaluator import ArchitectureEvaluator
 from tfx_tanas.meta_features import MetaFeatures
-from tfx_tanas.options import DEFAULT_SEARCH_METHOD, RISK_AVERSION, search_method
+from tfx_tanas.options import DEFAULT_SEARCH_METHOD, search_method
 from tfx_tanas.search_space import Architecture
 
 
@@ -64,13 +64,14 @@ class SearchResult:
     candidates: list[Candidate]
     seconds: float
     method: str
+    risk_aversion: float  # the pick's rule: the best mean - risk_aversion * spread
     trained: int = 1  # how many of the best distinct candidates were trained to pick the winner (1: zero-shot)
 
-    def shortlist(self, count: int, risk_aversion: float = RISK_AVERSION) -> list[Candidate]:
-        """The ``count`` best distinct discrete networks by the evaluator's lower bound."""
+    def shortlist(self, count: int) -> list[Candidate]:
+        """The ``count`` best distinct discrete networks by the pick's rule (the evaluator's lower bound)."""
         ranked = sorted(
             (c for c in self.candidates if c.origin != "gradient" and c.architecture.is_discrete),
-            key=lambda c: c.predicted_score - risk_aversion * c.spread,
+            key=lambda c: c.predicted_score - self.risk_aversion * c.spread,
             reverse=True,
         )
         first: dict[str, Candidate] = {}
@@ -108,11 +109,13 @@ def search(
     method: str = DEFAULT_SEARCH_METHOD,
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
-    risk_aversion: float = RISK_AVERSION,
+    risk_aversion: float | None = None,
 ) -> SearchResult:
     """Run a method of :data:`~tfx_tanas.options.SEARCH_METHODS` with its defaults updated by
-    ``options`` (an option of another method is an :class:`~tfx_tanas.errors.InputError`)."""
+    ``options`` (an option of another method is an :class:`~tfx_tanas.errors.InputError`);
+    ``risk_aversion`` defaults to the evaluator's own (:class:`~tfx_tanas.evaluator.EvaluatorConfig`)."""
     resolved = search_method(method).resolve(options)
+    risk_aversion = evaluator.config.risk_aversion if risk_aversion is None else risk_aversion
     return _SEARCH_FUNCTIONS[method](evaluator, meta_features, seed=seed, risk_aversion=risk_aversion, **resolved)
 
 
@@ -239,7 +242,7 @@ def _finish(
     candidates += _score(evaluator, meta_features, portfolio, "portfolio", step=-1) if portfolio else []
     eligible = [c for c in candidates if c.origin != "gradient" and c.architecture.is_discrete]
     best = max(eligible, key=lambda c: c.predicted_score - risk_aversion * c.spread)
-    return SearchResult(best, candidates, time.perf_counter() - started, method)
+    return SearchResult(best, candidates, time.perf_counter() - started, method, risk_aversion)
 
 
 # One function per method of tfx_tanas.options.SEARCH_METHODS (names and option defaults live there).

@@ -20,7 +20,10 @@ class EvaluatorConfig:
     ensemble_size: int = options.ENSEMBLE_SIZE
     standing: str = options.STANDINGS[0]  # the within_task target, one of options.STANDINGS
     ranking_weight: float = 3.0  # weight of the within-task term of loss="pairwise" or "within_task"
-    context_noise: float = 0.5  # std of Gaussian noise on the normalized task description while training (benchmarks/evaluator_cv.py)
+    context_noise: float = options.CONTEXT_NOISE  # std of Gaussian noise on the normalized task description while training
+    # the search picks the best mean - risk_aversion * spread of this evaluator's ensemble: how much to
+    # trust its spread is a property of the evaluator (benchmarks/evaluator_cv.py --risk-aversion)
+    risk_aversion: float = options.RISK_AVERSION
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -32,6 +35,8 @@ class EvaluatorConfig:
             raise InputError(f"evaluator meta_features must be one of {options.META_FEATURE_MODES}, got {self.meta_features!r}")
         if not 0.0 <= self.context_noise <= 1.0:  # z-score units: beyond 1 the noise outweighs the task description
             raise InputError(f"evaluator context_noise must lie in [0, 1], got {self.context_noise}")
+        if not self.risk_aversion >= 0.0:
+            raise InputError(f"evaluator risk_aversion must be at least 0, got {self.risk_aversion}")
         if self.ensemble_size < 1 or not self.hidden_units:
             raise InputError("evaluator needs ensemble_size >= 1 and at least one hidden layer")
 
