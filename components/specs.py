@@ -35,6 +35,8 @@ LOSS_KEY = "loss"
 META_FEATURE_MODE_KEY = "meta_features_mode"
 ENSEMBLE_SIZE_KEY = "ensemble_size"
 EPOCHS_KEY = "epochs"
+CONTEXT_NOISE_KEY = "context_noise"
+RISK_AVERSION_KEY = "risk_aversion"  # saved with the evaluator: the search's pick is the best mean - this * spread
 METHOD_KEY = "method"
 SEARCH_OPTIONS_KEY = "search_options"  # JSON object: the method's options (tfx_tanas.options.SEARCH_METHODS)
 TRAIN_TOP_KEY = "train_top"  # the Trainer trains this many best distinct candidates (1: zero-shot)
@@ -73,6 +75,8 @@ class EvaluatorTrainerSpec(ComponentSpec):
         META_FEATURE_MODE_KEY: ExecutionParameter(type=str),
         ENSEMBLE_SIZE_KEY: ExecutionParameter(type=int),
         EPOCHS_KEY: ExecutionParameter(type=int),
+        CONTEXT_NOISE_KEY: ExecutionParameter(type=float),
+        RISK_AVERSION_KEY: ExecutionParameter(type=float),
         SEED_KEY: ExecutionParameter(type=int),
     }
     INPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.RecordsArtifact)}

@@ -234,6 +234,8 @@ def compile_command(args: argparse.Namespace) -> None:
             "loss": options.DEFAULT_EVALUATOR_LOSS,
             "meta_features": options.DEFAULT_META_FEATURE_MODE,
             "ensemble": options.ENSEMBLE_SIZE,
+            "context_noise": options.CONTEXT_NOISE,
+            "risk_aversion": options.RISK_AVERSION,
             "seed": 0,
         },
     }
@@ -263,7 +265,8 @@ def compile_command(args: argparse.Namespace) -> None:
             architectures_per_task=given["archs_per_task"],
             measurements=given["measurements"],
             evaluator_config=EvaluatorConfig(
-                loss=given["loss"], meta_features=given["meta_features"], ensemble_size=given["ensemble"], seed=given["seed"]
+                loss=given["loss"], meta_features=given["meta_features"], ensemble_size=given["ensemble"], seed=given["seed"],
+                context_noise=given["context_noise"], risk_aversion=given["risk_aversion"],
             ),
             seed=given["seed"],
         )

@@ -49,6 +49,8 @@ def create_offline_pipeline(
         meta_features_mode=evaluator_config.meta_features,
         ensemble_size=evaluator_config.ensemble_size,
         epochs=evaluator_config.epochs,
+        context_noise=evaluator_config.context_noise,
+        risk_aversion=evaluator_config.risk_aversion,
         seed=evaluator_config.seed,
     )
     return pipeline.Pipeline(

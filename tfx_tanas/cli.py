@@ -179,6 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     offline.add_argument("--loss", choices=options.EVALUATOR_LOSSES, help=f"default {options.DEFAULT_EVALUATOR_LOSS}")
     offline.add_argument("--meta-features", choices=options.META_FEATURE_MODES, help=f"default {options.DEFAULT_META_FEATURE_MODE}")
     offline.add_argument("--ensemble", type=int, help=f"evaluator ensemble members; default {options.ENSEMBLE_SIZE}")
+    offline.add_argument("--context-noise", type=float, help=f"default {options.CONTEXT_NOISE}")
+    offline.add_argument("--risk-aversion", type=float, help=f"saved with the evaluator; default {options.RISK_AVERSION}")
     offline.add_argument("--seed", type=int, help="default 0")
     compile_.set_defaults(handler=_pipeline_command("compile_command"))
     return parser

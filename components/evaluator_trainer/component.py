@@ -18,7 +18,9 @@ class EvaluatorTrainer(base_component.BaseComponent):
     Parameters mirror :class:`tfx_tanas.evaluator.EvaluatorConfig` and take its defaults (from
     :mod:`tfx_tanas.options`): ``loss`` (one of ``options.EVALUATOR_LOSSES``; "squared_error" is
     the patent's objective), ``meta_features_mode`` ("tfdv" statistics, "learned" by a set encoder
-    trained jointly, or "both"), ``ensemble_size``, ``epochs``, ``seed``.
+    trained jointly, or "both"), ``ensemble_size``, ``epochs``, ``context_noise``,
+    ``risk_aversion`` (saved with the evaluator: ArchSearcher picks the best mean - risk_aversion *
+    spread), ``seed``.
 
     Output ``evaluator``: a ``tfx_tanas.EvaluatorArtifact`` artifact, the directory ArchSearcher loads.
     """
@@ -33,6 +35,8 @@ class EvaluatorTrainer(base_component.BaseComponent):
         meta_features_mode: str = _DEFAULTS.meta_features,
         ensemble_size: int = _DEFAULTS.ensemble_size,
         epochs: int = _DEFAULTS.epochs,
+        context_noise: float = _DEFAULTS.context_noise,
+        risk_aversion: float = _DEFAULTS.risk_aversion,
         seed: int = _DEFAULTS.seed,
     ):
         super().__init__(
@@ -42,6 +46,8 @@ class EvaluatorTrainer(base_component.BaseComponent):
                 meta_features_mode=meta_features_mode,
                 ensemble_size=ensemble_size,
                 epochs=epochs,
+                context_noise=context_noise,
+                risk_aversion=risk_aversion,
                 seed=seed,
                 evaluator=types.Channel(type=artifacts.EvaluatorArtifact),
             )

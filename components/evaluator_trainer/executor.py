@@ -24,6 +24,8 @@ class Executor(base_executor.BaseExecutor):
             meta_features=exec_properties[specs.META_FEATURE_MODE_KEY],
             ensemble_size=int(exec_properties[specs.ENSEMBLE_SIZE_KEY]),
             epochs=int(exec_properties[specs.EPOCHS_KEY]),
+            context_noise=float(exec_properties[specs.CONTEXT_NOISE_KEY]),
+            risk_aversion=float(exec_properties[specs.RISK_AVERSION_KEY]),
             seed=int(exec_properties[specs.SEED_KEY]),
         )
         evaluator = workflows.train_evaluator(os.path.join(artifact_io.single_uri(input_dict[specs.RECORDS_KEY]), RECORDS_FILE), config)
