@@ -140,13 +140,12 @@ def leave_task_out(
     config: EvaluatorConfig,
     folds: int = 5,
     seed: int = 0,
-    risk_aversion: float | None = None,
     by_family: bool = False,
 ) -> CrossValidationReport:
     """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat. The
     top-1 pick is the search's rule: the discrete network with the best ``mean - risk_aversion *
-    spread`` of the ensemble's predictions (by default the config's risk aversion;
-    :meth:`CrossValidationReport.with_risk_aversion` re-picks with another value). ``by_family`` puts every task of a
+    spread`` of the ensemble's predictions, with the config's risk aversion
+    (:meth:`CrossValidationReport.with_risk_aversion` re-picks with another value). ``by_family`` puts every task of a
     :func:`task_family` in one fold (at most as many folds as families)."""
     records = average_over_seeds(records)  # one row per (task, architecture), as the arrays
     arrays = to_arrays(records)
@@ -171,4 +170,4 @@ def leave_task_out(
             predicted[rows], spread[rows] = prediction.mean, prediction.std
         log.info("fold %d/%d done (%d held-out tasks)", k + 1, folds, len(np.unique(arrays.groups[fold == k])))
     predictions = HeldOutPredictions(arrays.groups, predicted, spread, arrays.scores, discrete, baseline_picks)
-    return CrossValidationReport(config, predictions.figures(config.risk_aversion if risk_aversion is None else risk_aversion), predictions)
+    return CrossValidationReport(config, predictions.figures(config.risk_aversion), predictions)

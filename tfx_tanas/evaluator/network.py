@@ -12,9 +12,9 @@ single-measurement records, 0.39 on the shipped ones; ``benchmarks/evaluator_cv.
 
 Training calls :meth:`MemberNetwork.__call__` on each member; ``predict`` and gradient search call
 the same methods on :meth:`MemberNetwork.stacked`, the members' weights stacked along a leading
-axis, so the ensemble runs as one batched pass (search traces a fifth of the graph). Search runs
-:meth:`~MemberNetwork.merit_given_task` on the figures of u computed once for the whole ensemble
-(the figures hold no weights). So what search differentiates is exactly what was trained and what
+axis, so the ensemble runs as one batched pass (search traces one op per layer, not per member).
+Search runs :meth:`~MemberNetwork.merit_given_task` on the figures of u computed once for the whole
+ensemble (the figures hold no weights). So what search differentiates is exactly what was trained and what
 ``predict`` reports: no second copy of the network's code, no weights looked up by layer name.
 """
 
@@ -130,7 +130,7 @@ class MemberNetwork(tf.Module):
     def stacked(cls, members: list[MemberNetwork]) -> MemberNetwork:
         """The members as one network whose weights carry a leading member axis (as constants): the
         same forward pass then runs the whole ensemble with one batched op per layer, which is what
-        a search traces (a fifth of the graph of five separate members). Its outputs have the
+        a search traces (one op per layer instead of one per member and layer). Its outputs have the
         member axis first; it cannot be trained."""
         first = members[0]
         stacked = copy.copy(first)
