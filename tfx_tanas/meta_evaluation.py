@@ -142,6 +142,7 @@ def leave_task_out(
     seed: int = 0,
     by_family: bool = False,
     held_out_sources: tuple[str, ...] | None = None,
+    training_share: float = 1.0,
 ) -> CrossValidationReport:
     """Fit on the tasks of all folds but one, measure on the held-out fold's tasks; repeat. The
     top-1 pick is the search's rule: the discrete network with the best ``mean - risk_aversion *
@@ -149,7 +150,9 @@ def leave_task_out(
     (:meth:`CrossValidationReport.with_risk_aversion` re-picks with another value). ``by_family`` puts every task of a
     :func:`task_family` in one fold (at most as many folds as families). With ``held_out_sources``
     (e.g. :data:`~tfx_tanas.tasks.REAL_SOURCES`) only tasks of those sources are held out and
-    measured; the others (synthetic, prior) are in the training set of every fold."""
+    measured; the others (synthetic, prior) are in the training set of every fold. A
+    ``training_share`` below 1 fits each fold's evaluator on a seeded random share of its training
+    tasks: a learning curve that tells whether more tasks would pay."""
     records = average_over_seeds(records)  # one row per (task, architecture), as the arrays
     arrays = to_arrays(records)
     rotated = np.array([held_out_sources is None or g.split("/")[0] in held_out_sources for g in arrays.groups])
@@ -166,8 +169,11 @@ def leave_task_out(
     discrete = np.array([r.architecture.is_discrete for r in records])
     keys = np.array([r.architecture.key for r in records])
     baseline_picks = np.zeros(len(records), dtype=bool)
+    sampler = np.random.default_rng([seed, 1])
     for k in range(folds):
-        training = [r for r in records if fold_of.get(r.task, -1) != k]
+        training_tasks = sorted({g for g in arrays.groups if fold_of.get(g, -1) != k})
+        kept = set(sampler.permutation(training_tasks)[: max(2, round(training_share * len(training_tasks)))])
+        training = [r for r in records if r.task in kept]
         evaluator = train_evaluator(training, config)
         baseline_picks |= (fold == k) & (keys == best_on_average(training))
         for task in np.unique(arrays.groups[fold == k]):
