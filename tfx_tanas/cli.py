@@ -108,12 +108,16 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--synthetic", type=int, default=options.SYNTHETIC_TASKS, help="number of synthetic tasks (simple families)")
     build.add_argument("--prior", type=int, default=options.PRIOR_TASKS, help="number of tasks of the synthetic prior (SCMs, trees, networks)")
     build.add_argument(
-        "--prior-max-rows", type=int, help="only the prior's draws of at most this many rows (the first --prior of them): many small tasks for the cost of a few large ones"
+        "--prior-max-rows", type=int, default=options.PRIOR_MAX_ROWS,
+        help="only the prior's draws of at most this many rows (the first --prior of them): many small tasks for the cost of a few large ones"
     )
     build.add_argument("--images", type=int, default=options.IMAGE_TASKS, help="number of image tasks of --tasks images (an image evaluator)")
     build.add_argument(
         "--archs-per-task", type=int,
-        help=f"architectures trained per task (default {options.ARCHITECTURES_PER_TASK}; {options.IMAGE_ARCHITECTURES_PER_TASK} for images)",
+        help=(
+            f"architectures trained per task (default {options.ARCHITECTURES_PER_TASK}; {options.PRIOR_ARCHITECTURES_PER_TASK} "
+            f"for the prior's tasks, {options.IMAGE_ARCHITECTURES_PER_TASK} for images)"
+        ),
     )
     build.add_argument(
         "--measurements", type=int, default=options.MEASUREMENTS, help="trainings per architecture (seeds); the evaluator fits their mean score"
@@ -337,10 +341,9 @@ def _build_evaluator(args: argparse.Namespace) -> None:
     )
     tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images, args.prior_max_rows)
     space = IMAGE_SPACE if images else DEFAULT_SPACE
-    archs_per_task = args.archs_per_task or (options.IMAGE_ARCHITECTURES_PER_TASK if images else options.ARCHITECTURES_PER_TASK)
     if tasks:
         summary = generate_records(
-            tasks, args.records, space, archs_per_task=archs_per_task, protocol=protocol_for(space.version, space.modality),
+            tasks, args.records, space, archs_per_task=args.archs_per_task, protocol=protocol_for(space.version, space.modality),
             seed=args.seed, measurements=args.measurements, max_rows=args.max_rows,
             beam_pipeline_args=shlex.split(args.beam_pipeline_args), parts_dir=args.parts_dir,
         )

