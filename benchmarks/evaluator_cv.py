@@ -9,6 +9,7 @@ task's trained architectures instead of the best of them).
     python benchmarks/evaluator_cv.py --records ... --configs within_task:tfdv --ensemble 5 --risk-aversion 0,1,2,4
     python benchmarks/evaluator_cv.py --records ... --hold-out real   # synthetic and prior tasks always train
     python benchmarks/evaluator_cv.py --records ... --training-share 0.25,0.5,1   # a learning curve
+    python benchmarks/evaluator_cv.py --records ... --hold-out real --prior-tasks 0,100,all   # does the prior pay?
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def main() -> None:
         "--training-share", default="1",
         help="comma-separated shares of each fold's training tasks to fit on (a learning curve: would more tasks pay?)",
     )
+    parser.add_argument(
+        "--prior-tasks", default="all",
+        help="comma-separated counts of the synthetic prior's tasks to keep (the first by draw index; all: every one): does the prior pay?",
+    )
     parser.add_argument("--by-family", action="store_true", help="hold out whole task families together (image tasks)")
     parser.add_argument("--ensemble", type=int, default=1, help="networks per evaluator (the README's tables: 1; the shipped evaluators: 5)")
     parser.add_argument(
@@ -53,14 +58,18 @@ def main() -> None:
         help="comma-separated loss:meta_features[:context_noise] configurations",
     )
     args = parser.parse_args()
-    records = read_records(args.records)
-    print(f"{len(records)} records from {len({r.task for r in records})} tasks, {args.folds} folds\n")
+    all_records = read_records(args.records)
+    prior = sorted({r.task for r in all_records if r.task.startswith("prior/")}, key=lambda t: t.split("_")[1])
+    print(f"{len(all_records)} records from {len({r.task for r in all_records})} tasks ({len(prior)} of the prior), {args.folds} folds\n")
     print(
-        "| loss | meta-features | context noise | training share | risk aversion | mean within-task Spearman | median top-1 regret (points) "
+        "| loss | meta-features | context noise | prior tasks | training share | risk aversion | mean within-task Spearman | median top-1 regret (points) "
         "| mean top-1 regret | mean regret of best-on-average | pick minus best-on-average (points, +/- s.e.) | seconds |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for spec, share in ((s, float(v)) for s in args.configs.split(",") for v in args.training_share.split(",")):
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    runs = [(s, float(v), n) for s in args.configs.split(",") for v in args.training_share.split(",") for n in args.prior_tasks.split(",")]
+    for spec, share, prior_count in runs:
+        kept_prior = set(prior if prior_count == "all" else prior[: int(prior_count)])
+        records = [r for r in all_records if not r.task.startswith("prior/") or r.task in kept_prior]
         loss, meta_features, *noise = spec.split(":")
         config = EvaluatorConfig(
             loss=loss, meta_features=meta_features, epochs=args.epochs, ensemble_size=args.ensemble,
@@ -77,7 +86,7 @@ def main() -> None:
             gain, error = report.gain_over_best_on_average
             baseline = np.nanmean([t.best_on_average_regret_points for t in report.tasks])
             print(
-                f"| {loss} | {meta_features} | {config.context_noise} | {share:g} | {risk_aversion:g} | {report.mean_spearman:.3f} | "
+                f"| {loss} | {meta_features} | {config.context_noise} | {len(kept_prior)} | {share:g} | {risk_aversion:g} | {report.mean_spearman:.3f} | "
                 f"{report.median_regret:.2f} | {report.mean_regret:.2f} | {baseline:.2f} | {gain:+.2f} +/- {error:.2f} | {seconds:.0f} |",
                 flush=True,
             )
