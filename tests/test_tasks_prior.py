@@ -133,3 +133,5 @@ def test_a_row_limited_prior_keeps_each_draws_id_and_table():
     assert small_only == kept
     assert [task_from_id(t.task_id) for t in small_only[:3]] == small_only[:3]
     assert task_set("prior", 0, prior_count=40, prior_max_rows=1000) == small_only  # `tanas build-evaluator --prior-max-rows`
+    with pytest.raises(InputError, match="at least 100"):  # no draw could pass: refused, not searched for ever
+        prior_tasks(1, max_rows=99)

@@ -109,7 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--prior", type=int, default=options.PRIOR_TASKS, help="number of tasks of the synthetic prior (SCMs, trees, networks)")
     build.add_argument(
         "--prior-max-rows", type=int, default=options.PRIOR_MAX_ROWS,
-        help="only the prior's draws of at most this many rows (the first --prior of them): many small tasks for the cost of a few large ones"
+        help=(
+            f"only the prior's draws of at most this many rows (the first --prior of them; default {options.PRIOR_MAX_ROWS}, "
+            "50000: every size): many small tasks for the cost of a few large ones"
+        ),
     )
     build.add_argument("--images", type=int, default=options.IMAGE_TASKS, help="number of image tasks of --tasks images (an image evaluator)")
     build.add_argument(
