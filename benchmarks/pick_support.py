@@ -1,0 +1,134 @@
+"""Does the zero-shot pick lose where it leaves the measured networks? The gradient search's pick
+against the evaluator's best among the 34 networks every meta-training task measured.
+
+Most of the search's picks are networks no meta-training task measured (the search goes where the
+evaluator predicts best, which can be where it only extrapolates). This trains, on held-out real
+tasks (the evaluator refit without their fold, as in ``zero_shot.py``, with the same 60/20/20
+splits), four choices:
+
+* ``tanas``: the gradient search's pick (what ``tanas search`` writes);
+* ``tanas-shared``: the evaluator's best (by its pick rule) among the shared networks, the 10
+  references and the 24 of the portfolio, which every meta-training task measured;
+* ``shared-best-on-average``: the shared network with the best mean score on the training tasks;
+* ``default-mlp``: two 128-unit ReLU layers, Adam 1e-3.
+
+and prints test accuracies, paired differences with standard errors, and how many picks were
+shared networks.
+
+    python benchmarks/pick_support.py --records tfx_tanas/assets/records.jsonl.gz --limit 6 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from zero_shot import _config, default_mlp  # noqa: E402
+
+from tfx_tanas.data import clean_frame, stratified_split  # noqa: E402
+from tfx_tanas.meta_training import reference_architectures  # noqa: E402
+from tfx_tanas.protocol import protocol_for  # noqa: E402
+from tfx_tanas.records import Record, average_over_seeds, read_records  # noqa: E402
+from tfx_tanas.search_space import Architecture  # noqa: E402
+from tfx_tanas.task_data import prepare_from_splits  # noqa: E402
+from tfx_tanas.tasks import REAL_SOURCES, task_from_id  # noqa: E402
+from tfx_tanas.training import accuracy, train_architectures  # noqa: E402
+from tfx_tanas.workflows import choose_architecture, describe_task, train_evaluator  # noqa: E402
+
+METHODS = ("tanas", "tanas-shared", "shared-best-on-average", "default-mlp")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", default=str(Path(__file__).parents[1] / "tfx_tanas" / "assets" / "records.jsonl.gz"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--limit", type=int, help="only the first N held-out tasks of each fold")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    records = average_over_seeds(read_records(args.records))
+    space = records[0].architecture.space
+    shared = {a.key: a for a in reference_architectures(space) + space.portfolio()}
+    real = sorted({r.task for r in records if r.task.split("/")[0] in REAL_SOURCES})
+    fold_of = dict(zip(np.random.default_rng(args.seed).permutation(real), np.arange(len(real)) % args.folds))
+    config = _config(None)
+    rows, started = [], time.perf_counter()
+    for fold in range(args.folds):
+        heldout = [t for t in real if fold_of[t] == fold][: args.limit]
+        training = [r for r in records if fold_of.get(r.task) != fold]
+        evaluator = train_evaluator(training, config)
+        on_average = shared[best_on_average(training, set(shared))]
+        for index, task_id in enumerate(heldout, start=1):
+            row = evaluate_task(task_id, evaluator, shared, on_average, args.seed, args.repeats)
+            rows.append(row)
+            elapsed = time.perf_counter() - started
+            print(f"fold {fold + 1} [{index}/{len(heldout)}] {task_id}: " + ", ".join(f"{m} {row[m]:.3f}" for m in METHODS)
+                  + f"; pick {'shared' if row['pick is shared'] else 'novel'}; elapsed {elapsed:.0f}s", flush=True)
+    report(pd.DataFrame(rows))
+
+
+def best_on_average(records: list[Record], keys: set[str]) -> str:
+    table = pd.DataFrame([(r.task, r.architecture.key, r.score) for r in records if r.architecture.key in keys], columns=["task", "key", "score"])
+    return str(table.pivot_table(index="task", columns="key", values="score").dropna().mean().idxmax())
+
+
+def evaluate_task(task_id: str, evaluator, shared: dict[str, Architecture], on_average: Architecture, seed: int, repeats: int) -> dict:
+    task = task_from_id(task_id)
+    protocol = protocol_for(evaluator.space.version)
+    frame = clean_frame(task.load(seed=seed), task.label)
+    first = stratified_split(pd.factorize(frame[task.label].astype(str))[0], 0.2, seed)
+    user_rows, test_rows = frame.iloc[first.train].reset_index(drop=True), frame.iloc[first.validation].reset_index(drop=True)
+    second = stratified_split(pd.factorize(user_rows[task.label].astype(str))[0], 0.25, seed)
+    prepared = prepare_from_splits(user_rows.iloc[second.train], user_rows.iloc[second.validation], task.label)
+    test = prepared.encode(test_rows)
+    meta = describe_task(user_rows, task.label)
+    choice = choose_architecture(meta, evaluator, seed=seed)
+    candidates = list(shared.values())
+    predicted = evaluator.predict(meta.vector(evaluator.meta_feature_names), np.stack([a.to_vector() for a in candidates]), meta.sample)
+    rule = predicted.mean - evaluator.config.risk_aversion * predicted.std
+    chosen = {
+        "tanas": choice.architecture,
+        "tanas-shared": candidates[int(np.argmax(rule))],
+        "shared-best-on-average": on_average,
+        "default-mlp": default_mlp(evaluator.space),
+    }
+    unique = list({a.key: a for a in chosen.values()}.values())
+    tested = np.zeros((repeats, len(unique)))
+    for k in range(repeats):
+        for i, result in enumerate(train_architectures(prepared, unique, protocol, seed + k, group_size=len(unique), keep_networks=True)):
+            tested[k, i] = accuracy(result, test) if result.ok else 0.0
+    position = {a.key: i for i, a in enumerate(unique)}
+    row = {method: float(tested[:, position[arch.key]].mean()) for method, arch in chosen.items()}
+    return {"task": task_id, **row, "pick is shared": choice.architecture.key in shared}
+
+
+def report(table: pd.DataFrame) -> None:
+    print(f"\n{len(table)} held-out real tasks; the search's pick is a shared network on {int(table['pick is shared'].sum())}\n")
+    print("| method | mean test accuracy |\n| --- | ---: |")
+    for method in METHODS:
+        print(f"| {method} | {table[method].mean():.4f} |")
+    print("\n| difference | mean (points) | standard error | wins / losses / ties |\n| --- | ---: | ---: | --- |")
+    novel = table[~table["pick is shared"]]
+    for name, part, left, right in (
+        ("tanas - tanas-shared", table, "tanas", "tanas-shared"),
+        ("tanas - tanas-shared, novel picks only", novel, "tanas", "tanas-shared"),
+        ("tanas - shared-best-on-average", table, "tanas", "shared-best-on-average"),
+        ("tanas-shared - shared-best-on-average", table, "tanas-shared", "shared-best-on-average"),
+        ("tanas - default-mlp", table, "tanas", "default-mlp"),
+    ):
+        difference = 100 * (part[left] - part[right])
+        wins, losses = int((difference > 0.05).sum()), int((difference < -0.05).sum())
+        print(f"| {name} | {difference.mean():+.2f} | {difference.std() / np.sqrt(max(len(difference), 1)):.2f} | "
+              f"{wins} / {losses} / {len(difference) - wins - losses} |")
+
+
+if __name__ == "__main__":
+    main()
