@@ -12,8 +12,9 @@ splits), four choices:
 * ``shared-best-on-average``: the shared network with the best mean score on the training tasks;
 * ``default-mlp``: two 128-unit ReLU layers, Adam 1e-3.
 
-and prints test accuracies, paired differences with standard errors, and how many picks were
-shared networks.
+and prints test accuracies, paired differences with standard errors, how many picks were shared
+networks, and what a rule that keeps the search's pick only where the evaluator predicts it a
+margin ahead of the best-on-average network would have scored.
 
     python benchmarks/pick_support.py --records tfx_tanas/assets/records.jsonl.gz --limit 6 --repeats 1
 """
@@ -107,7 +108,9 @@ def evaluate_task(task_id: str, evaluator, shared: dict[str, Architecture], on_a
             tested[k, i] = accuracy(result, test) if result.ok else 0.0
     position = {a.key: i for i, a in enumerate(unique)}
     row = {method: float(tested[:, position[arch.key]].mean()) for method, arch in chosen.items()}
-    return {"task": task_id, **row, "pick is shared": choice.architecture.key in shared}
+    versus = evaluator.predict(meta.vector(evaluator.meta_feature_names), np.stack([a.to_vector() for a in (choice.architecture, on_average)]), meta.sample)
+    lower = versus.mean - evaluator.config.risk_aversion * versus.std
+    return {"task": task_id, **row, "pick is shared": choice.architecture.key in shared, "predicted lead": float(lower[0] - lower[1])}
 
 
 def report(table: pd.DataFrame) -> None:
@@ -128,6 +131,14 @@ def report(table: pd.DataFrame) -> None:
         wins, losses = int((difference > 0.05).sum()), int((difference < -0.05).sum())
         print(f"| {name} | {difference.mean():+.2f} | {difference.std() / np.sqrt(max(len(difference), 1)):.2f} | "
               f"{wins} / {losses} / {len(difference) - wins - losses} |")
+    print("\nthe search's pick only where the evaluator predicts it ahead of shared-best-on-average by a margin (its pick rule's "
+          "lower bounds), else shared-best-on-average:\n")
+    print("| margin (points) | picks kept | mean test accuracy | minus shared-best-on-average (points) |\n| ---: | ---: | ---: | ---: |")
+    for margin in (0.0, 0.5, 1.0, 2.0, 4.0):
+        kept = table["predicted lead"] > margin / 100
+        accuracy = np.where(kept, table["tanas"], table["shared-best-on-average"])
+        difference = 100 * (accuracy - table["shared-best-on-average"])
+        print(f"| {margin:g} | {int(kept.sum())} | {accuracy.mean():.4f} | {difference.mean():+.2f} +/- {difference.std() / np.sqrt(len(table)):.2f} |")
 
 
 if __name__ == "__main__":
