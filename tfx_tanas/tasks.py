@@ -168,7 +168,7 @@ def make_synthetic(
 
 
 PRIOR_FAMILIES = ("scm", "tree", "forest", "mlp", "mixture")
-PRIOR_MIN_ROWS, PRIOR_MAX_ROWS = 100, 50000  # rows are log-uniform in between
+PRIOR_ROW_RANGE = (100, 50000)  # a prior table's rows are log-uniform in between
 NUMERIC_KINDS = ("gaussian", "uniform", "lognormal", "exponential", "heavy", "bimodal", "count", "binary", "ordinal", "sparse")
 MIN_CLASS_ROWS = 10  # every class of a prior table has this many rows and this share of them, so that
 MIN_CLASS_SHARE = 0.002  # it survives Task.load's subsampling and a stratified split
@@ -187,14 +187,14 @@ def prior_tasks(count: int, seed: int = 0, max_rows: int | None = None) -> list[
     a meta-training budget buys several small tasks for one large one, and a draw keeps its
     index, hence its id and table, whatever the filter.
     """
-    if max_rows is not None and max_rows < PRIOR_MIN_ROWS:
-        raise InputError(f"a row limit on the prior must be at least {PRIOR_MIN_ROWS} (its smallest tables), got {max_rows}")
+    if max_rows is not None and max_rows < PRIOR_ROW_RANGE[0]:
+        raise InputError(f"a row limit on the prior must be at least {PRIOR_ROW_RANGE[0]} (its smallest tables), got {max_rows}")
     rng = np.random.default_rng([seed, 1])
     tasks: list[Task] = []
     for index in itertools.count():
         if len(tasks) == count:
             break
-        rows = int(np.exp(rng.uniform(np.log(PRIOR_MIN_ROWS), np.log(PRIOR_MAX_ROWS))))
+        rows = int(np.exp(rng.uniform(*np.log(PRIOR_ROW_RANGE))))
         classes = 2 if rng.random() < 0.5 else int(rng.choice(_MANY_CLASSES, p=_MANY_CLASS_WEIGHTS))
         widest = 30 if rng.random() < 0.5 else 200
         params: dict[str, Any] = {
