@@ -37,6 +37,7 @@ ENSEMBLE_SIZE_KEY = "ensemble_size"
 EPOCHS_KEY = "epochs"
 CONTEXT_NOISE_KEY = "context_noise"
 RISK_AVERSION_KEY = "risk_aversion"  # saved with the evaluator: the search's pick is the best mean - this * spread
+FALLBACK_MARGIN_KEY = "fallback_margin"  # saved with the evaluator: the pick must lead its best-on-average network by more
 METHOD_KEY = "method"
 SEARCH_OPTIONS_KEY = "search_options"  # JSON object: the method's options (tfx_tanas.options.SEARCH_METHODS)
 TRAIN_TOP_KEY = "train_top"  # the Trainer trains this many best distinct candidates (1: zero-shot)
@@ -77,6 +78,7 @@ class EvaluatorTrainerSpec(ComponentSpec):
         EPOCHS_KEY: ExecutionParameter(type=int),
         CONTEXT_NOISE_KEY: ExecutionParameter(type=float),
         RISK_AVERSION_KEY: ExecutionParameter(type=float),
+        FALLBACK_MARGIN_KEY: ExecutionParameter(type=float),
         SEED_KEY: ExecutionParameter(type=int),
     }
     INPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.RecordsArtifact)}

@@ -236,6 +236,7 @@ def compile_command(args: argparse.Namespace) -> None:
             "ensemble": options.ENSEMBLE_SIZE,
             "context_noise": options.CONTEXT_NOISE,
             "risk_aversion": options.RISK_AVERSION,
+            "fallback_margin": options.FALLBACK_MARGIN,
             "seed": 0,
         },
     }
@@ -266,7 +267,7 @@ def compile_command(args: argparse.Namespace) -> None:
             measurements=given["measurements"],
             evaluator_config=EvaluatorConfig(
                 loss=given["loss"], meta_features=given["meta_features"], ensemble_size=given["ensemble"], seed=given["seed"],
-                context_noise=given["context_noise"], risk_aversion=given["risk_aversion"],
+                context_noise=given["context_noise"], risk_aversion=given["risk_aversion"], fallback_margin=given["fallback_margin"],
             ),
             seed=given["seed"],
         )

@@ -51,6 +51,7 @@ def create_offline_pipeline(
         epochs=evaluator_config.epochs,
         context_noise=evaluator_config.context_noise,
         risk_aversion=evaluator_config.risk_aversion,
+        fallback_margin=evaluator_config.fallback_margin,
         seed=evaluator_config.seed,
     )
     return pipeline.Pipeline(

@@ -270,6 +270,11 @@ def test_train_top_outside_the_candidates_exits_2(count, tmp_path, tiny_csv, eva
     assert "--train-top must be between 1 and the" in run_expecting_error([*argv, "--train-top", count], tmp_path, capsys)
 
 
+def test_a_negative_fallback_margin_exits_2(tmp_path, tiny_csv, evaluator_copy, capsys):
+    argv = ["search", "--data", str(tiny_csv), "--label", LABEL, "--out", str(tmp_path / "out"), "--evaluator", str(evaluator_copy)]
+    assert "fallback margin must be at least 0, got -0.5" in run_expecting_error([*argv, "--fallback-margin", "-0.5"], tmp_path, capsys)
+
+
 def test_a_second_command_into_a_busy_out_exits_2_and_leaves_it_alone(tmp_path, tiny_csv, architecture_file, capsys):
     """Two `tanas train` into one --out: while the first holds it, the second refuses."""
     from tfx_tanas.files import exclusive_directory

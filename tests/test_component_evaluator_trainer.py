@@ -35,7 +35,8 @@ def run(records_dir: Path, out: Path) -> artifacts.EvaluatorArtifact:
     evaluator = artifacts.EvaluatorArtifact()
     evaluator.uri = str(out)
     exec_properties = {
-        "loss": "squared_error", "meta_features_mode": "tfdv", "ensemble_size": 1, "epochs": 3, "context_noise": 1.0, "risk_aversion": 0.5, "seed": 0,
+        "loss": "squared_error", "meta_features_mode": "tfdv", "ensemble_size": 1, "epochs": 3, "context_noise": 1.0, "risk_aversion": 0.5,
+        "fallback_margin": 0.02, "seed": 0,
     }
     Executor().Do({"records": [records]}, {"evaluator": [evaluator]}, exec_properties)
     return evaluator
@@ -47,7 +48,7 @@ def test_trains_an_evaluator_for_the_records_search_space(tmp_path: Path) -> Non
     loaded = ArchitectureEvaluator.load(output.uri, space=SearchSpace())
     # 48 measurement lines: the evaluator fits one mean score per (task, architecture)
     assert loaded.training_summary == {"num_records": 24, "num_tasks": 3}
-    assert (loaded.config.context_noise, loaded.config.risk_aversion) == (1.0, 0.5)  # what ArchSearcher's pick will use
+    assert (loaded.config.context_noise, loaded.config.risk_aversion, loaded.config.fallback_margin) == (1.0, 0.5, 0.02)  # ArchSearcher's rule
     assert output.get_int_custom_property(artifacts.NUM_RECORDS) == 24
     assert output.get_int_custom_property(artifacts.NUM_TASKS) == 3
     assert output.get_string_custom_property(artifacts.SEARCH_SPACE_FINGERPRINT) == SearchSpace().fingerprint

@@ -248,10 +248,14 @@ def test_corrupt_manifest_is_an_input_error(saved_copy):
 
 
 def test_bundled_evaluator_loads_for_the_default_space(space):
+    from tfx_tanas.meta_evaluation import best_on_average
+    from tfx_tanas.records import read_records
     from tfx_tanas.workflows import bundled_evaluator_path
 
     evaluator = ArchitectureEvaluator.load(bundled_evaluator_path(), space)
     assert evaluator.training_summary["num_records"] > 0
+    records = read_records(bundled_evaluator_path().parent / "records.jsonl.gz")
+    assert evaluator.fallback is not None and evaluator.fallback.key == best_on_average(records)  # what a refit would find
 
 
 def test_leave_task_out_holds_out_only_the_named_sources():

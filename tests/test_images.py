@@ -302,7 +302,13 @@ def test_the_bundled_image_evaluator_and_records_are_what_generation_and_search_
     exactly the architectures generation samples for it), and `tanas search` on images loads the
     bundled image evaluator, fitted on them."""
     from tfx_tanas.meta_training import task_architectures
-    from tfx_tanas.options import CONTINUOUS_FRACTION, IMAGE_ARCHITECTURES_PER_TASK, IMAGE_CONTEXT_NOISE, IMAGE_RISK_AVERSION
+    from tfx_tanas.options import (
+        CONTINUOUS_FRACTION,
+        IMAGE_ARCHITECTURES_PER_TASK,
+        IMAGE_CONTEXT_NOISE,
+        IMAGE_FALLBACK_MARGIN,
+        IMAGE_RISK_AVERSION,
+    )
     from tfx_tanas.workflows import bundled_evaluator_path, load_evaluator
 
     records = read_records(bundled_evaluator_path("image").parent / "image_records.jsonl.gz")
@@ -316,6 +322,7 @@ def test_the_bundled_image_evaluator_and_records_are_what_generation_and_search_
     assert evaluator.space == IMAGE_SPACE and evaluator.training_summary["num_tasks"] == len(by_task)
     # fitted with the image defaults of `tanas build-evaluator --tasks images`
     assert (evaluator.config.context_noise, evaluator.config.risk_aversion) == (IMAGE_CONTEXT_NOISE, IMAGE_RISK_AVERSION)
+    assert evaluator.config.fallback_margin == IMAGE_FALLBACK_MARGIN
 
 
 def test_an_image_training_appends_continual_records_an_image_evaluator_refits_on(workspace, tmp_path):

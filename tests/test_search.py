@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tfx_tanas.errors import InputError
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig
 from tfx_tanas.search import search
 
@@ -161,3 +162,53 @@ def test_search_is_seeded(tiny_evaluator, tiny_meta_features, random_result):
 def test_unknown_method_is_refused(tiny_evaluator, tiny_meta_features):
     with pytest.raises(ValueError, match="unknown search method"):
         search(tiny_evaluator, tiny_meta_features, method="annealing")
+
+
+@pytest.fixture(scope="module")
+def fallback_evaluator(space, task_meta_features, tmp_path_factory):
+    """Fitted on records where two discrete networks and one mixture were measured on every task
+    (the mixture best, then ``strong``, then ``weak``) beside random networks measured once; saved and loaded."""
+    rng = np.random.default_rng(2)
+    strong = space.discrete(["dense64_relu", "dense64_relu"], space.embeddings[0])
+    weak = space.discrete(["dense16_tanh"], space.embeddings[0])
+    mixture = space.sample_continuous(rng)
+    archs, groups, scores = [], [], []
+    for task in range(len(task_meta_features)):
+        for arch, score in [(mixture, 0.95), (strong, 0.85), (weak, 0.6)] + [(space.sample(rng), rng.uniform(0.3, 0.9)) for _ in range(20)]:
+            archs.append(arch)
+            groups.append(task)
+            scores.append(score)
+    groups = np.array(groups)
+    evaluator = ArchitectureEvaluator(space, EvaluatorConfig(hidden_units=(8, 4), epochs=3, ensemble_size=2))
+    evaluator.fit(task_meta_features[groups], np.stack([a.to_vector() for a in archs]), np.array(scores, np.float32), groups)
+    loaded = ArchitectureEvaluator.load(evaluator.save(tmp_path_factory.mktemp("fallback") / "evaluator"), space)
+    return loaded, strong
+
+
+def test_an_evaluator_falls_back_to_the_discrete_network_best_on_average_over_its_tasks(fallback_evaluator):
+    evaluator, strong = fallback_evaluator
+    assert evaluator.fallback is not None and evaluator.fallback.key == strong.key  # the mixture is not a network to train
+
+
+def test_the_search_keeps_the_fallback_unless_its_best_leads_by_more_than_the_margin(fallback_evaluator, tiny_meta_features):
+    evaluator, strong = fallback_evaluator
+    options = {"num_samples": 60, "rounds": 2}
+    free = search(evaluator, tiny_meta_features, "random", seed=1, options=options, fallback_margin=0.0)
+    assert free.best is free.leader and free.fallback_lead >= 0.0  # the fallback is a candidate: the leader is at least as good
+    assert free.best.predicted_score - free.rule.risk_aversion * free.best.spread == max(
+        free.rule.score(c) for c in free.candidates if c.origin != "gradient" and c.architecture.is_discrete
+    )
+    guarded = search(evaluator, tiny_meta_features, "random", seed=1, options=options, fallback_margin=free.fallback_lead + 0.01)
+    assert guarded.best.architecture.key == strong.key and guarded.leader.architecture.key == free.leader.architecture.key
+    assert guarded.shortlist(2)[0].architecture.key == strong.key  # a refinement trains the fallback first
+    written = guarded.architecture_json(seed=1, meta_features_out_of_range=[])["metadata"]["fallback"]
+    assert written["zero_shot_pick"] and written["margin"] == pytest.approx(free.fallback_lead + 0.01)
+    assert written["description"] == strong.describe()
+
+
+def test_the_fallback_margin_defaults_to_the_evaluators_and_is_not_negative(fallback_evaluator, tiny_meta_features):
+    evaluator, _ = fallback_evaluator
+    result = search(evaluator, tiny_meta_features, "random", seed=1, options={"num_samples": 20, "rounds": 1})
+    assert result.rule.fallback_margin == evaluator.config.fallback_margin
+    with pytest.raises(InputError, match="fallback margin must be at least 0"):
+        search(evaluator, tiny_meta_features, "random", seed=1, fallback_margin=-0.1)

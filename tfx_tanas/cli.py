@@ -77,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
         "--train-top", type=int, default=1, metavar="K",
         help="train the K best distinct candidates together and keep the best on validation (default 1: zero-shot, nothing trained)",
     )
+    search.add_argument(
+        "--fallback-margin", type=float, metavar="M",
+        help=(
+            "keep the search's best only if its predicted score leads the evaluator's fallback (the network best on average "
+            "over its training tasks) by more than M (default: the evaluator's own; 0: every lead counts)"
+        ),
+    )
     search.set_defaults(handler=_search)
 
     train = commands.add_parser("train", help="train architectures under the protocol and export the best")
@@ -136,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
         "--risk-aversion", type=float,
         help=f"the search with this evaluator picks mean - this * spread (default {options.RISK_AVERSION}; {options.IMAGE_RISK_AVERSION} for images)",
     )
+    build.add_argument(
+        "--fallback-margin", type=float,
+        help=(
+            "the search with this evaluator keeps its pick only if it leads the network best on average over the training tasks "
+            f"by more than this (default {options.FALLBACK_MARGIN}; {options.IMAGE_FALLBACK_MARGIN} for images)"
+        ),
+    )
     build.add_argument("--seed", type=int, default=0)
     build.add_argument(
         "--max-rows", type=int, default=options.MAX_TASK_ROWS, help="larger task tables are subsampled (seeded) to this many rows before training",
@@ -191,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     offline.add_argument("--ensemble", type=int, help=f"evaluator ensemble members; default {options.ENSEMBLE_SIZE}")
     offline.add_argument("--context-noise", type=float, help=f"default {options.CONTEXT_NOISE}")
     offline.add_argument("--risk-aversion", type=float, help=f"saved with the evaluator; default {options.RISK_AVERSION}")
+    offline.add_argument("--fallback-margin", type=float, help=f"saved with the evaluator; default {options.FALLBACK_MARGIN}")
     offline.add_argument("--seed", type=int, help="default 0")
     compile_.set_defaults(handler=_pipeline_command("compile_command"))
     return parser
@@ -236,11 +251,16 @@ def _search(args: argparse.Namespace) -> None:
         meta = workflows.describe_task(frame, label)
         measure = workflows.measure_on_table(frame, label, args.seed)
     log.info("meta-features computed in %.1fs", time.perf_counter() - started)
-    choice = workflows.choose_architecture(meta, evaluator, method=args.method, seed=args.seed)
+    choice = workflows.choose_architecture(meta, evaluator, method=args.method, seed=args.seed, fallback_margin=args.fallback_margin)
     choice = workflows.refine(choice, args.train_top, measure)  # under the protocol of the evaluator's space
     choice.save(str(out))
     write_text(out / workflows.META_FEATURES_FILE, json.dumps(meta.to_json(), indent=2))
     best, result = choice.result.best, choice.result
+    if result.fallback is not None and result.zero_shot_pick is result.fallback and result.leader is not result.fallback:
+        print(
+            f"the search's best ({result.leader.architecture.describe()}) leads the fallback by {result.fallback_lead:.4f}, "
+            f"not more than the margin {result.rule.fallback_margin:g}: the fallback is kept"
+        )
     print(f"architecture: {best.architecture.describe()}")
     print(
         f"predicted score: {best.predicted_score:.4f} +/- {best.spread:.4f} "
@@ -341,6 +361,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         loss=args.loss, meta_features=args.meta_features, ensemble_size=args.ensemble, seed=args.seed,
         context_noise=_given(args.context_noise, options.IMAGE_CONTEXT_NOISE if images else options.CONTEXT_NOISE),
         risk_aversion=_given(args.risk_aversion, options.IMAGE_RISK_AVERSION if images else options.RISK_AVERSION),
+        fallback_margin=_given(args.fallback_margin, options.IMAGE_FALLBACK_MARGIN if images else options.FALLBACK_MARGIN),
     )
     tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images, args.prior_max_rows)
     space = IMAGE_SPACE if images else DEFAULT_SPACE

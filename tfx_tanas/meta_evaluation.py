@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 
 from tfx_tanas.evaluator import EvaluatorConfig
 from tfx_tanas.meta_training import task_samples
-from tfx_tanas.records import Record, average_over_seeds, to_arrays
+from tfx_tanas.records import Record, average_over_seeds, best_on_average_row, to_arrays
 from tfx_tanas.workflows import train_evaluator
 
 log = logging.getLogger(__name__)
@@ -117,15 +117,13 @@ def within_task_figures(
 
 def best_on_average(records: list[Record], coverage: float = 0.9) -> str:
     """The key of the architecture with the highest mean score among those measured on at least
-    ``coverage`` of the records' tasks."""
-    by_key: dict[str, dict[str, list[float]]] = {}
-    for record in records:
-        by_key.setdefault(record.architecture.key, {}).setdefault(record.task, []).append(record.score)
-    num_tasks = len({r.task for r in records})
-    shared = {key: [np.mean(s) for s in per_task.values()] for key, per_task in by_key.items() if len(per_task) >= coverage * num_tasks}
-    if not shared:
+    ``coverage`` of the records' tasks (:func:`~tfx_tanas.records.best_on_average_row`)."""
+    records = average_over_seeds(records)
+    arrays = to_arrays(records)
+    row = best_on_average_row(arrays.encodings, arrays.scores, arrays.groups, coverage)
+    if row is None:
         raise ValueError("no architecture was measured on most tasks (records without shared references?)")
-    return max(shared, key=lambda key: np.mean(shared[key]))
+    return records[row].architecture.key
 
 
 def task_family(task_id: str) -> str:

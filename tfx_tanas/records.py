@@ -14,7 +14,7 @@ import gzip
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +260,28 @@ def to_arrays(records: list[Record]) -> TrainingArrays:
         scores=np.array([r.score for r in records], dtype=np.float32),
         groups=np.array([r.task for r in records]),
     )
+
+
+def best_on_average_row(
+    encodings: np.ndarray,
+    scores: np.ndarray,
+    groups: np.ndarray,
+    coverage: float = 0.9,
+    accept: Callable[[np.ndarray], bool] = lambda encoding: True,
+) -> int | None:
+    """The first row of the architecture with the highest mean score over tasks among those
+    measured on at least ``coverage`` of the tasks (``groups``) whose encoding ``accept`` takes:
+    the strongest task-blind choice. A task's repeated measurements of one architecture count
+    once, as their mean. None when no architecture qualifies."""
+    _, first_row, architecture = np.unique(np.asarray(encodings), axis=0, return_index=True, return_inverse=True)
+    task_names, task = np.unique(np.asarray(groups), return_inverse=True)
+    pairs, pair = np.unique(np.stack([architecture.reshape(-1), task.reshape(-1)], axis=1), axis=0, return_inverse=True)
+    pair = pair.reshape(-1)
+    pair_mean = np.bincount(pair, weights=np.asarray(scores, np.float64)) / np.bincount(pair)
+    tasks_measured = np.bincount(pairs[:, 0], minlength=len(first_row))
+    mean_over_tasks = np.bincount(pairs[:, 0], weights=pair_mean, minlength=len(first_row)) / np.maximum(tasks_measured, 1)
+    widely_measured = np.flatnonzero(tasks_measured >= coverage * len(task_names))
+    for candidate in widely_measured[np.argsort(-mean_over_tasks[widely_measured], kind="stable")]:
+        if accept(np.asarray(encodings)[first_row[candidate]]):
+            return int(first_row[candidate])
+    return None

@@ -10,8 +10,10 @@ score the strong portfolio every meta-training task trained (:meth:`SearchSpace.
 the evaluator has the most evidence, a found network must beat them in its eyes); the discrete
 candidate with the highest score is the final architecture (a discrete architecture is what gets
 trained and served). With an ensemble evaluator the score is the lower confidence bound
-``mean - risk_aversion * spread`` (``risk_aversion=0`` is the plain maximum). All visited candidates
-are returned with their scores.
+``mean - risk_aversion * spread`` (``risk_aversion=0`` is the plain maximum). The evaluator's
+fallback, the network best on average over its training tasks, is kept unless that winner leads it
+by more than ``fallback_margin``: on held-out tables the evaluator's small predicted leads did not
+come true. All visited candidates are returned with their scores.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Candidate:
     architecture: Architecture
     predicted_score: float
     spread: float  # ensemble standard deviation of the prediction
-    origin: str  # "gradient", "random", "discretized" or "portfolio"
+    origin: str  # "gradient", "random", "discretized", "portfolio" or "fallback"
     start: int
     step: int
     measured_score: float | None = None  # validation score, for the candidates a refinement trained
@@ -58,20 +60,46 @@ class Candidate:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class PickRule:
+    """How the search picks among its discrete candidates: the best ``mean - risk_aversion *
+    spread``, unless it leads the evaluator's fallback by no more than ``fallback_margin``."""
+
+    risk_aversion: float
+    fallback_margin: float
+
+    def score(self, candidate: Candidate) -> float:
+        return candidate.predicted_score - self.risk_aversion * candidate.spread
+
+
 @dataclasses.dataclass
 class SearchResult:
     best: Candidate
     candidates: list[Candidate]
     seconds: float
     method: str
-    risk_aversion: float  # the pick's rule: the best mean - risk_aversion * spread
+    rule: PickRule
+    leader: Candidate  # the best discrete candidate by the rule's score: the pick unless the fallback is kept
+    fallback: Candidate | None  # the evaluator's fallback as scored for this task (None: the evaluator has none)
     trained: int = 1  # how many of the best distinct candidates were trained to pick the winner (1: zero-shot)
 
+    @property
+    def fallback_lead(self) -> float | None:
+        """How far the rule's score puts the leader ahead of the fallback."""
+        return None if self.fallback is None else self.rule.score(self.leader) - self.rule.score(self.fallback)
+
+    @property
+    def zero_shot_pick(self) -> Candidate:
+        """The leader, unless it leads the fallback by no more than the rule's margin."""
+        lead = self.fallback_lead
+        return self.leader if self.fallback is None or lead is None or lead > self.rule.fallback_margin else self.fallback
+
     def shortlist(self, count: int) -> list[Candidate]:
-        """The ``count`` best distinct discrete networks by the pick's rule (the evaluator's lower bound)."""
-        ranked = sorted(
+        """The ``count`` best distinct discrete networks: the pick, then the others by the pick's
+        rule (the evaluator's lower bound)."""
+        ranked = [self.best] + sorted(
             (c for c in self.candidates if c.origin != "gradient" and c.architecture.is_discrete),
-            key=lambda c: c.predicted_score - self.risk_aversion * c.spread,
+            key=self.rule.score,
             reverse=True,
         )
         first: dict[str, Candidate] = {}
@@ -94,9 +122,23 @@ class SearchResult:
                 "search_seconds": round(self.seconds, 4),
                 "meta_features_out_of_range": meta_features_out_of_range,
                 "trained_candidates": self.trained,
+                **self._fallback_json(),
                 **({} if self.best.measured_score is None else {"measured_score": round(self.best.measured_score, 6)}),
             }
         )
+
+    def _fallback_json(self) -> dict[str, Any]:
+        lead = self.fallback_lead
+        if self.fallback is None or lead is None:
+            return {}
+        return {
+            "fallback": {
+                "description": self.fallback.architecture.describe(),
+                "leader_predicted_lead": round(lead, 6),
+                "margin": self.rule.fallback_margin,
+                "zero_shot_pick": self.zero_shot_pick is self.fallback,
+            }
+        }
 
     def candidates_jsonl(self) -> str:
         """``candidates.jsonl``: every scored candidate, one JSON object per line."""
@@ -110,13 +152,19 @@ def search(
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
     risk_aversion: float | None = None,
+    fallback_margin: float | None = None,
 ) -> SearchResult:
     """Run a method of :data:`~tfx_tanas.options.SEARCH_METHODS` with its defaults updated by
     ``options`` (an option of another method is an :class:`~tfx_tanas.errors.InputError`);
-    ``risk_aversion`` defaults to the evaluator's own (:class:`~tfx_tanas.evaluator.EvaluatorConfig`)."""
+    ``risk_aversion`` and ``fallback_margin`` default to the evaluator's own
+    (:class:`~tfx_tanas.evaluator.EvaluatorConfig`)."""
     resolved = search_method(method).resolve(options)
     risk_aversion = evaluator.config.risk_aversion if risk_aversion is None else risk_aversion
-    return _SEARCH_FUNCTIONS[method](evaluator, meta_features, seed=seed, risk_aversion=risk_aversion, **resolved)
+    fallback_margin = evaluator.config.fallback_margin if fallback_margin is None else fallback_margin
+    if not fallback_margin >= 0.0:
+        raise InputError(f"the fallback margin must be at least 0, got {fallback_margin}")
+    rule = PickRule(risk_aversion, fallback_margin)
+    return _SEARCH_FUNCTIONS[method](evaluator, meta_features, seed=seed, rule=rule, **resolved)
 
 
 def gradient_ascent_search(
@@ -127,7 +175,7 @@ def gradient_ascent_search(
     steps: int,
     learning_rate: float,
     seed: int,
-    risk_aversion: float,
+    rule: PickRule,
 ) -> SearchResult:
     """Multi-start gradient ascent on the evaluator's score over (alpha, beta, gamma) logits and,
     in search space 2, the logits of every knob's weights."""
@@ -170,7 +218,7 @@ def gradient_ascent_search(
     candidates = [
         Candidate(arch, float(scores[index]), 0.0, "gradient", index % starts, index // starts) for index, arch in enumerate(visited)
     ]
-    return _finish(evaluator, meta_features, candidates, started, "gradient", risk_aversion)
+    return _finish(evaluator, meta_features, candidates, started, "gradient", rule)
 
 
 def random_search(
@@ -180,7 +228,7 @@ def random_search(
     num_samples: int,
     rounds: int,
     seed: int,
-    risk_aversion: float,
+    rule: PickRule,
 ) -> SearchResult:
     """Half the budget on random discrete architectures, the rest on mutations of the best so far."""
     started = time.perf_counter()
@@ -193,7 +241,7 @@ def random_search(
         best = max(candidates, key=lambda c: c.predicted_score).architecture
         mutants = [mutate(best, rng) for _ in range(per_round)]
         candidates += _score(evaluator, meta_features, mutants, "random", step=round_index)
-    return _finish(evaluator, meta_features, candidates, started, "random", risk_aversion)
+    return _finish(evaluator, meta_features, candidates, started, "random", rule)
 
 
 def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
@@ -228,12 +276,13 @@ def _score(evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, archs:
 
 
 def _finish(
-    evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, risk_aversion: float
+    evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, rule: PickRule
 ) -> SearchResult:
-    """Discretize every visited candidate, score the distinct discrete ones not scored yet and the
-    portfolio, and pick the best lower confidence bound ``mean - risk_aversion * spread``: where the
-    ensemble disagrees, the evaluator is extrapolating, and a high mean there is more often an
-    error than a find."""
+    """Discretize every visited candidate, score the distinct discrete ones not scored yet, the
+    portfolio and the fallback, and pick the best lower confidence bound ``mean - risk_aversion *
+    spread``: where the ensemble disagrees, the evaluator is extrapolating, and a high mean there is
+    more often an error than a find. The fallback stays the pick unless that winner leads it by
+    more than the margin."""
     scored = {c.architecture.key for c in visited if c.origin == "random" and c.architecture.is_discrete}
     distinct = {a.key: a for a in Architecture.discretize_all([c.architecture for c in visited])}
     todo = [a for key, a in distinct.items() if key not in scored]
@@ -241,8 +290,14 @@ def _finish(
     candidates = visited + (_score(evaluator, meta_features, todo, "discretized", step=-1) if todo else [])
     candidates += _score(evaluator, meta_features, portfolio, "portfolio", step=-1) if portfolio else []
     eligible = [c for c in candidates if c.origin != "gradient" and c.architecture.is_discrete]
-    best = max(eligible, key=lambda c: c.predicted_score - risk_aversion * c.spread)
-    return SearchResult(best, candidates, time.perf_counter() - started, method, risk_aversion)
+    fallback = evaluator.fallback
+    if fallback is not None and all(c.architecture.key != fallback.key for c in eligible):
+        candidates += _score(evaluator, meta_features, [fallback], "fallback", step=-1)
+        eligible.append(candidates[-1])
+    leader = max(eligible, key=rule.score)
+    scored_fallback = None if fallback is None else next(c for c in eligible if c.architecture.key == fallback.key)
+    result = SearchResult(leader, candidates, time.perf_counter() - started, method, rule, leader, scored_fallback)
+    return dataclasses.replace(result, best=result.zero_shot_pick)
 
 
 # One function per method of tfx_tanas.options.SEARCH_METHODS (names and option defaults live there).

@@ -122,13 +122,16 @@ def choose_architecture(
     method: str = DEFAULT_SEARCH_METHOD,
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
+    fallback_margin: float | None = None,
 ) -> Choice:
     """Search the evaluator's space for the task; a task unlike the evaluator's training tasks is
-    searched all the same, with a warning naming the meta-features out of range."""
+    searched all the same, with a warning naming the meta-features out of range. ``fallback_margin``
+    defaults to the evaluator's (:func:`~tfx_tanas.search.search`)."""
     outside = evaluator.out_of_range(meta_features.vector(evaluator.meta_feature_names))
     if outside:
         log.warning("warning: meta-features outside the evaluator's training range (%s): predictions extrapolate", ", ".join(outside[:5]))
-    return Choice(search(evaluator, meta_features, method=method, seed=seed, options=options), seed, outside)
+    result = search(evaluator, meta_features, method=method, seed=seed, options=options, fallback_margin=fallback_margin)
+    return Choice(result, seed, outside)
 
 
 Measure = Callable[[Sequence[Architecture]], Sequence[TrainResult]]

@@ -20,7 +20,8 @@ class EvaluatorTrainer(base_component.BaseComponent):
     the patent's objective), ``meta_features_mode`` ("tfdv" statistics, "learned" by a set encoder
     trained jointly, or "both"), ``ensemble_size``, ``epochs``, ``context_noise``,
     ``risk_aversion`` (saved with the evaluator: ArchSearcher picks the best mean - risk_aversion *
-    spread), ``seed``.
+    spread), ``fallback_margin`` (saved with it too: ArchSearcher keeps its pick only if it leads
+    the network best on average over the training tasks by more), ``seed``.
 
     Output ``evaluator``: a ``tfx_tanas.EvaluatorArtifact`` artifact, the directory ArchSearcher loads.
     """
@@ -37,6 +38,7 @@ class EvaluatorTrainer(base_component.BaseComponent):
         epochs: int = _DEFAULTS.epochs,
         context_noise: float = _DEFAULTS.context_noise,
         risk_aversion: float = _DEFAULTS.risk_aversion,
+        fallback_margin: float = _DEFAULTS.fallback_margin,
         seed: int = _DEFAULTS.seed,
     ):
         super().__init__(
@@ -48,6 +50,7 @@ class EvaluatorTrainer(base_component.BaseComponent):
                 epochs=epochs,
                 context_noise=context_noise,
                 risk_aversion=risk_aversion,
+                fallback_margin=fallback_margin,
                 seed=seed,
                 evaluator=types.Channel(type=artifacts.EvaluatorArtifact),
             )

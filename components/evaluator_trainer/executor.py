@@ -26,6 +26,7 @@ class Executor(base_executor.BaseExecutor):
             epochs=int(exec_properties[specs.EPOCHS_KEY]),
             context_noise=float(exec_properties[specs.CONTEXT_NOISE_KEY]),
             risk_aversion=float(exec_properties[specs.RISK_AVERSION_KEY]),
+            fallback_margin=float(exec_properties[specs.FALLBACK_MARGIN_KEY]),
             seed=int(exec_properties[specs.SEED_KEY]),
         )
         evaluator = workflows.train_evaluator(os.path.join(artifact_io.single_uri(input_dict[specs.RECORDS_KEY]), RECORDS_FILE), config)

@@ -24,6 +24,9 @@ class EvaluatorConfig:
     # the search picks the best mean - risk_aversion * spread of this evaluator's ensemble: how much to
     # trust its spread is a property of the evaluator (benchmarks/evaluator_cv.py --risk-aversion)
     risk_aversion: float = options.RISK_AVERSION
+    # the search keeps its pick only where that rule puts it more than this ahead of the network best
+    # on average over the training tasks (the evaluator's fallback); 0 keeps every pick that beats it
+    fallback_margin: float = options.FALLBACK_MARGIN
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -37,6 +40,8 @@ class EvaluatorConfig:
             raise InputError(f"evaluator context_noise must lie in [0, 1], got {self.context_noise}")
         if not self.risk_aversion >= 0.0:
             raise InputError(f"evaluator risk_aversion must be at least 0, got {self.risk_aversion}")
+        if not self.fallback_margin >= 0.0:
+            raise InputError(f"evaluator fallback_margin must be at least 0, got {self.fallback_margin}")
         if self.ensemble_size < 1 or not self.hidden_units:
             raise InputError("evaluator needs ensemble_size >= 1 and at least one hidden layer")
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.evaluator.config import EvaluatorConfig
 from tfx_tanas.meta_features import meta_feature_set
-from tfx_tanas.search_space import SearchSpace
+from tfx_tanas.search_space import ARCHITECTURE_SCHEMA_VERSION, Architecture, SearchSpace
 
 EVALUATOR_FORMAT_VERSION = 3  # 3: NumPy arrays named by layer (2: Keras .weights.h5 files)
 MANIFEST = "evaluator.json"
@@ -43,6 +43,7 @@ class StoredEvaluator:
     normalization: dict[str, np.ndarray]  # mean, std, min, max of the training meta-features
     training_summary: dict[str, Any]
     members: list[dict[str, np.ndarray]]  # per member: array name -> values
+    fallback: Architecture | None = None  # the best-on-average network of the training records
 
 
 def write(directory: str | os.PathLike, stored: StoredEvaluator) -> Path:
@@ -59,6 +60,7 @@ def write(directory: str | os.PathLike, stored: StoredEvaluator) -> Path:
         "config": dataclasses.asdict(stored.config),
         "normalization": {key: values.tolist() for key, values in stored.normalization.items()},
         "training_summary": stored.training_summary,
+        "fallback": None if stored.fallback is None else {"description": stored.fallback.describe(), "encoding": stored.fallback.encoding_json()},
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return directory
@@ -85,6 +87,7 @@ def read(directory: str | os.PathLike, space: SearchSpace | None = None) -> Stor
         names = tuple(manifest["meta_feature_names"])
         version = int(manifest["meta_feature_version"])
         normalization = {key: np.float32(manifest["normalization"][key]) for key in ("mean", "std", "min", "max")}
+        fallback = _fallback(manifest.get("fallback"), saved_space)
     except (KeyError, TypeError) as err:
         raise InputError(f"evaluator manifest is malformed: {manifest_path} ({err})") from None
     if space is not None and saved_space != space:
@@ -95,7 +98,17 @@ def read(directory: str | os.PathLike, space: SearchSpace | None = None) -> Stor
             f"evaluator was trained on {saved_space.modality} meta-features version {version}; this is version {expected_version}"
         )
     members = [_read_arrays(directory / _member_file(index)) for index in range(config.ensemble_size)]
-    return StoredEvaluator(saved_space, config, names, normalization, manifest.get("training_summary", {}), members)
+    return StoredEvaluator(saved_space, config, names, normalization, manifest.get("training_summary", {}), members, fallback)
+
+
+def _fallback(stored: Any, space: SearchSpace) -> Architecture | None:
+    """The manifest's fallback network (absent in evaluators saved before it existed: no fallback)."""
+    if stored is None:
+        return None
+    try:
+        return Architecture.from_json({"schema_version": ARCHITECTURE_SCHEMA_VERSION, "search_space": space.to_dict(), "encoding": stored["encoding"]})
+    except InputError as err:
+        raise InputError(f"evaluator manifest's fallback network is malformed ({err})") from None
 
 
 def assign(weights: Mapping[str, tf.Variable], arrays: Mapping[str, np.ndarray], directory: str | os.PathLike) -> None:
