@@ -65,7 +65,7 @@ def offline(image: LocalImage, tmp_path_factory: pytest.TempPathFactory) -> tupl
     compile_spec(
         image, spec_path, "--pipeline", "offline", "--image", IMAGE, "--pipeline-root", str(root),
         "--tasks", ",".join(task.task_id for task in OFFLINE_TASKS),
-        "--archs-per-task", str(ARCHS_PER_TASK), "--measurements", "1", "--ensemble", "1",
+        "--archs-per-task", str(ARCHS_PER_TASK), "--measurements", "1", "--ensemble", "1", "--fallback-margin", "0.02",
     )
     return root, yaml.safe_load(spec_path.read_text()), run_spec(spec_path, image)
 
@@ -169,4 +169,5 @@ def test_the_offline_spec_trains_an_evaluator_that_loads(offline) -> None:
     assert Path(evaluator["uri"]).is_relative_to(root)
     loaded = ArchitectureEvaluator.load(evaluator["uri"], space=SearchSpace())
     assert loaded.training_summary == {"num_records": networks, "num_tasks": 2}
+    assert loaded.config.fallback_margin == 0.02  # `tanas compile`'s option reaches the evaluator ArchSearcher loads
     assert evaluator["metadata"]["num_records"] == networks
