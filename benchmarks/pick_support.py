@@ -36,16 +36,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from zero_shot import _config, default_mlp  # noqa: E402
+from zero_shot import default_mlp, evaluator_config, held_out_splits  # noqa: E402
 
-from tfx_tanas.data import clean_frame, stratified_split  # noqa: E402
 from tfx_tanas.evaluator import ArchitectureEvaluator  # noqa: E402
 from tfx_tanas.meta_evaluation import best_on_average  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures  # noqa: E402
 from tfx_tanas.protocol import protocol_for  # noqa: E402
 from tfx_tanas.records import average_over_seeds, read_records  # noqa: E402
 from tfx_tanas.search_space import Architecture  # noqa: E402
-from tfx_tanas.task_data import prepare_from_splits  # noqa: E402
 from tfx_tanas.tasks import REAL_SOURCES, task_from_id  # noqa: E402
 from tfx_tanas.training import accuracy, train_architectures  # noqa: E402
 from tfx_tanas.workflows import choose_architecture, describe_task, train_evaluator  # noqa: E402
@@ -67,7 +65,7 @@ def main() -> None:
     shared = {a.key: a for a in reference_architectures(space) + space.portfolio()}
     real = sorted({r.task for r in records if r.task.split("/")[0] in REAL_SOURCES})
     fold_of = dict(zip(np.random.default_rng(args.seed).permutation(real), np.arange(len(real)) % args.folds))
-    config = _config(None)
+    config = evaluator_config(None)
     rows, started = [], time.perf_counter()
     for fold in range(args.folds):
         heldout = [t for t in real if fold_of[t] == fold][args.offset :][: args.limit]
@@ -88,12 +86,7 @@ def main() -> None:
 def evaluate_task(task_id: str, evaluator: ArchitectureEvaluator, shared: dict[str, Architecture], on_average: Architecture, seed: int, repeats: int) -> dict:
     task = task_from_id(task_id)
     protocol = protocol_for(evaluator.space.version)
-    frame = clean_frame(task.load(seed=seed), task.label)
-    first = stratified_split(pd.factorize(frame[task.label].astype(str))[0], 0.2, seed)
-    user_rows, test_rows = frame.iloc[first.train].reset_index(drop=True), frame.iloc[first.validation].reset_index(drop=True)
-    second = stratified_split(pd.factorize(user_rows[task.label].astype(str))[0], 0.25, seed)
-    prepared = prepare_from_splits(user_rows.iloc[second.train], user_rows.iloc[second.validation], task.label)
-    test = prepared.encode(test_rows)
+    _, user_rows, prepared, test = held_out_splits(task, seed)
     meta = describe_task(user_rows, task.label)
     choice = choose_architecture(meta, evaluator, seed=seed)
     candidates = list(shared.values())

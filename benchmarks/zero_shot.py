@@ -53,8 +53,8 @@ from tfx_tanas.model_builder import build_network  # noqa: E402
 from tfx_tanas.protocol import TrainingProtocol, protocol_for  # noqa: E402
 from tfx_tanas.records import Record, average_over_seeds, read_records  # noqa: E402
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures  # noqa: E402
-from tfx_tanas.task_data import PreparedTask, prepare_from_splits  # noqa: E402
-from tfx_tanas.tasks import REAL_SOURCES, task_from_id  # noqa: E402
+from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_from_splits  # noqa: E402
+from tfx_tanas.tasks import REAL_SOURCES, Task, task_from_id  # noqa: E402
 from tfx_tanas.training import accuracy, train_architectures  # noqa: E402
 from tfx_tanas.workflows import choose_architecture, describe_task, train_evaluator  # noqa: E402
 
@@ -83,7 +83,7 @@ def main() -> None:
     space = records[0].architecture.space
     real = sorted({r.task for r in records if r.task.split("/")[0] in REAL_SOURCES})
     fold_of = dict(zip(np.random.default_rng(args.seed).permutation(real), np.arange(len(real)) % args.folds))
-    config = _config(args.config)
+    config = evaluator_config(args.config)
     rows, started = [], time.perf_counter()
     for fold in range(args.folds):
         heldout = [t for t in real if fold_of[t] == fold][: args.limit]
@@ -104,7 +104,20 @@ def main() -> None:
     write_report(pd.DataFrame(rows), out, len(real))
 
 
-def _config(path: str | None) -> EvaluatorConfig:
+def held_out_splits(task: Task, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, PreparedTask, EncodedSplit]:
+    """A held-out task as a user would have it: the cleaned table, the 80% a user has (what the
+    meta-features describe), that split 60/20 of the whole into train and validation, and the 20%
+    test, encoded (seeded, stratified)."""
+    frame = clean_frame(task.load(seed=seed), task.label)
+    first = stratified_split(pd.factorize(frame[task.label].astype(str))[0], 0.2, seed)
+    user_rows = frame.iloc[first.train].reset_index(drop=True)
+    test_rows = frame.iloc[first.validation].reset_index(drop=True)
+    second = stratified_split(pd.factorize(user_rows[task.label].astype(str))[0], 0.25, seed)
+    prepared = prepare_from_splits(user_rows.iloc[second.train], user_rows.iloc[second.validation], task.label)
+    return frame, user_rows, prepared, prepared.encode(test_rows)
+
+
+def evaluator_config(path: str | None) -> EvaluatorConfig:
     if path:
         return EvaluatorConfig.from_dict(json.loads(Path(path).read_text()))
     shipped = Path(__file__).parents[1] / "tfx_tanas" / "assets" / "evaluator" / "evaluator.json"
@@ -152,14 +165,7 @@ def evaluate_task(
     task = task_from_id(task_id)
     space = evaluator.space
     protocol = protocol_for(space.version)
-    frame = clean_frame(task.load(seed=seed), task.label)
-    labels = pd.factorize(frame[task.label].astype(str))[0]
-    first = stratified_split(labels, 0.2, seed)  # 80% a user has / 20% test
-    user_rows = frame.iloc[first.train].reset_index(drop=True)
-    test_rows = frame.iloc[first.validation].reset_index(drop=True)
-    second = stratified_split(pd.factorize(user_rows[task.label].astype(str))[0], 0.25, seed)  # 60 / 20 of the whole
-    prepared = prepare_from_splits(user_rows.iloc[second.train], user_rows.iloc[second.validation], task.label)
-    test = prepared.encode(test_rows)
+    frame, user_rows, prepared, test = held_out_splits(task, seed)
 
     started = time.perf_counter()
     meta = describe_task(user_rows, task.label)
