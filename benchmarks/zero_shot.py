@@ -84,9 +84,10 @@ def main() -> None:
     real = sorted({r.task for r in records if r.task.split("/")[0] in REAL_SOURCES})
     fold_of = dict(zip(np.random.default_rng(args.seed).permutation(real), np.arange(len(real)) % args.folds))
     config = evaluator_config(args.config)
-    rows, started = [], time.perf_counter()
+    rows, attempted, started = [], 0, time.perf_counter()
     for fold in range(args.folds):
         heldout = [t for t in real if fold_of[t] == fold][: args.limit]
+        attempted += len(heldout)
         training = [r for r in records if fold_of.get(r.task) != fold]
         print(f"fold {fold + 1}/{args.folds}: evaluator on {len({r.task for r in training})} tasks, {len(heldout)} held out", flush=True)
         evaluator = train_evaluator(training, config)
@@ -101,7 +102,7 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             print(f"  [{index}/{len(heldout)}] {task_id}: " + ", ".join(f"{m} {row[m]:.3f}" for m in METHODS) + f"; elapsed {elapsed:.0f}s", flush=True)
             pd.DataFrame(rows).to_csv(out / "zero_shot.csv", index=False)
-    write_report(pd.DataFrame(rows), out, len(real))
+    write_report(pd.DataFrame(rows), out, attempted)
 
 
 def held_out_splits(task: Task, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, PreparedTask, EncodedSplit]:
