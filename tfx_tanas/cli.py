@@ -256,7 +256,7 @@ def _search(args: argparse.Namespace) -> None:
     choice.save(str(out))
     write_text(out / workflows.META_FEATURES_FILE, json.dumps(meta.to_json(), indent=2))
     best, result = choice.result.best, choice.result
-    if result.fallback is not None and result.zero_shot_pick is result.fallback and result.leader is not result.fallback:
+    if result.zero_shot_pick is not result.leader:  # the fallback, kept over a leader not far enough ahead
         print(
             f"the search's best ({result.leader.architecture.describe()}) leads the fallback by {result.fallback_lead:.4f}, "
             f"not more than the margin {result.rule.fallback_margin:g}: the fallback is kept"

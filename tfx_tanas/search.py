@@ -91,8 +91,9 @@ class SearchResult:
     @property
     def zero_shot_pick(self) -> Candidate:
         """The leader, unless it leads the fallback by no more than the rule's margin."""
-        lead = self.fallback_lead
-        return self.leader if self.fallback is None or lead is None or lead > self.rule.fallback_margin else self.fallback
+        if self.fallback is not None and self.rule.score(self.leader) - self.rule.score(self.fallback) <= self.rule.fallback_margin:
+            return self.fallback
+        return self.leader
 
     def shortlist(self, count: int) -> list[Candidate]:
         """The ``count`` best distinct discrete networks: the pick, then the others by the pick's

@@ -98,7 +98,7 @@ class ArchitectureEvaluator:
         y = np.asarray(scores, np.float32)
         fit_ensemble(self.members, self.config, self.normalized(meta_features), encodings, y, group_ids.astype(np.int32), samples)
         row = best_on_average_row(encodings, y, groups, accept=lambda encoding: Architecture.from_vector(self.space, encoding).is_discrete)
-        self.fallback = None if row is None else Architecture.from_vectors(self.space, encodings[row : row + 1])[0]
+        self.fallback = None if row is None else Architecture.from_vector(self.space, encodings[row])
         self.training_summary = {"num_records": int(len(y)), "num_tasks": int(len(task_names))}
 
     def predict(self, meta_features: np.ndarray, encodings: np.ndarray, task_sample: np.ndarray | None = None) -> Prediction:
