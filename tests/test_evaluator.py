@@ -210,6 +210,21 @@ def test_evaluator_saved_with_another_network_shape_is_refused(tmp_path, space):
         ArchitectureEvaluator.load(directory, space)
 
 
+def test_evaluators_saved_before_static_portfolios_keep_their_fallback(saved_copy, space):
+    network = space.discrete(["dense64_relu"], space.embeddings[0])
+    stored = {"description": network.describe(), "encoding": network.encoding_json()}
+    edit_manifest(saved_copy, lambda m: (m.pop("static_portfolio"), m.update(fallback=stored)))
+    assert [a.key for a in ArchitectureEvaluator.load(saved_copy, space).static_portfolio] == [network.key]
+    edit_manifest(saved_copy, lambda m: m.pop("fallback"))
+    assert ArchitectureEvaluator.load(saved_copy, space).fallback is None
+
+
+def test_a_malformed_static_portfolio_is_named(saved_copy, space):
+    edit_manifest(saved_copy, lambda m: m.update(static_portfolio=[{"encoding": {"alpha": [[1.0]]}}]))
+    with pytest.raises(InputError, match="portfolio is malformed"):
+        ArchitectureEvaluator.load(saved_copy, space)
+
+
 def test_evaluator_without_its_weights_is_refused(saved_copy, space):
     (saved_copy / "member_0.npz").unlink()
     with pytest.raises(InputError, match="weights"):
@@ -248,14 +263,16 @@ def test_corrupt_manifest_is_an_input_error(saved_copy):
 
 
 def test_bundled_evaluator_loads_for_the_default_space(space):
-    from tfx_tanas.meta_evaluation import best_on_average
+    from tfx_tanas.meta_evaluation import static_portfolio
+    from tfx_tanas.options import PORTFOLIO_SIZE
     from tfx_tanas.records import read_records
     from tfx_tanas.workflows import bundled_evaluator_path
 
     evaluator = ArchitectureEvaluator.load(bundled_evaluator_path(), space)
     assert evaluator.training_summary["num_records"] > 0
     records = read_records(bundled_evaluator_path().parent / "records.jsonl.gz")
-    assert evaluator.fallback is not None and evaluator.fallback.key == best_on_average(records)  # what a refit would find
+    refit = static_portfolio(records, PORTFOLIO_SIZE)  # what a refit would store
+    assert len(refit) == PORTFOLIO_SIZE and [a.key for a in evaluator.static_portfolio] == [a.key for a in refit]
 
 
 def test_leave_task_out_holds_out_only_the_named_sources():

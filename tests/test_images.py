@@ -301,6 +301,7 @@ def test_the_bundled_image_evaluator_and_records_are_what_generation_and_search_
     """`tanas build-evaluator --tasks images` resumes the bundled image records (every task holds
     exactly the architectures generation samples for it), and `tanas search` on images loads the
     bundled image evaluator, fitted on them."""
+    from tfx_tanas.meta_evaluation import static_portfolio
     from tfx_tanas.meta_training import task_architectures
     from tfx_tanas.options import (
         CONTINUOUS_FRACTION,
@@ -308,6 +309,7 @@ def test_the_bundled_image_evaluator_and_records_are_what_generation_and_search_
         IMAGE_CONTEXT_NOISE,
         IMAGE_FALLBACK_MARGIN,
         IMAGE_RISK_AVERSION,
+        PORTFOLIO_SIZE,
     )
     from tfx_tanas.workflows import bundled_evaluator_path, load_evaluator
 
@@ -323,6 +325,7 @@ def test_the_bundled_image_evaluator_and_records_are_what_generation_and_search_
     # fitted with the image defaults of `tanas build-evaluator --tasks images`
     assert (evaluator.config.context_noise, evaluator.config.risk_aversion) == (IMAGE_CONTEXT_NOISE, IMAGE_RISK_AVERSION)
     assert evaluator.config.fallback_margin == IMAGE_FALLBACK_MARGIN
+    assert [a.key for a in evaluator.static_portfolio] == [a.key for a in static_portfolio(records, PORTFOLIO_SIZE)]  # what a refit stores
 
 
 def test_an_image_training_appends_continual_records_an_image_evaluator_refits_on(workspace, tmp_path):

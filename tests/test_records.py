@@ -13,7 +13,7 @@ from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.meta_features import META_FEATURE_NAMES, META_FEATURE_VERSION, MetaFeatures, meta_features_for_frame
 from tfx_tanas.meta_training import default_architectures_per_task, generate_records, refresh_meta_features, task_architectures
 from tfx_tanas.protocol import TrainingProtocol
-from tfx_tanas.records import Record, append_records, average_over_seeds, read_records, to_arrays
+from tfx_tanas.records import Record, append_records, average_over_seeds, portfolio_rows, read_records, to_arrays
 from tfx_tanas.tasks import synthetic_tasks
 
 
@@ -119,6 +119,23 @@ def test_measurements_of_one_architecture_are_averaged(records):
     assert averaged[0].score == pytest.approx(records[0].score + 0.1)
     assert averaged[0].seeds == (0, 1)
     assert to_arrays([*records, again]).scores[0] == pytest.approx(records[0].score + 0.1)
+
+
+def test_a_static_portfolio_starts_best_on_average_then_adds_what_covers_the_other_tasks():
+    """Three tasks: ``steady`` is second on average but never best where ``first`` fails; ``niche``
+    wins the task ``first`` loses; ``lucky`` scored 1.0 once but was measured on one task only."""
+    first, steady, niche, lucky = np.eye(4)
+    measured = [  # (network, task, score)
+        (first, 0, 0.9), (first, 1, 0.9), (first, 2, 0.5),
+        (steady, 0, 0.8), (steady, 1, 0.8), (steady, 2, 0.6),
+        (niche, 0, 0.5), (niche, 1, 0.5), (niche, 2, 0.95),
+        (lucky, 0, 1.0),
+    ]  # fmt: skip
+    encodings, groups, scores = (np.array(column) for column in zip(*measured))
+    rows = portfolio_rows(encodings, scores, groups, size=3)
+    assert [tuple(encodings[r]) for r in rows] == [tuple(first), tuple(niche), tuple(steady)]
+    assert portfolio_rows(encodings, scores, groups, size=3, accept=lambda e: e[0] == 0)[0] == 3  # first refused: steady leads
+    assert portfolio_rows(encodings, scores, groups, size=2, coverage=1.5) == []
 
 
 def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, space):

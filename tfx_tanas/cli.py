@@ -75,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--seed", type=int, default=0)
     search.add_argument(
         "--train-top", type=int, default=1, metavar="K",
-        help="train the K best distinct candidates together and keep the best on validation (default 1: zero-shot, nothing trained)",
+        help=(
+            "train K distinct candidates together (the pick, the search's leader, then the evaluator's static portfolio) "
+            "and keep the best on validation (default 1: zero-shot, nothing trained)"
+        ),
     )
     search.add_argument(
         "--fallback-margin", type=float, metavar="M",
@@ -176,7 +179,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--evaluator", help="evaluator directory (default: the bundled one)")
     run.add_argument(
         "--train-top", type=int, default=options.RUN_TRAIN_TOP, metavar="K",
-        help=f"the Trainer trains the K best distinct candidates and keeps the best (default {options.RUN_TRAIN_TOP}; 1: the zero-shot pick)",
+        help=(
+            f"the Trainer trains K distinct candidates (the pick, the search's leader, the evaluator's static portfolio) and keeps "
+            f"the best (default {options.RUN_TRAIN_TOP}; 1: the zero-shot pick)"
+        ),
     )
     run.add_argument("--records", help="append the Trainer's measured (meta-features, architecture, score) records to this .jsonl")
     run.set_defaults(handler=_pipeline_command("run_command"))

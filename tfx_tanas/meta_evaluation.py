@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import spearmanr
 
 from tfx_tanas.evaluator import EvaluatorConfig
 from tfx_tanas.meta_training import task_samples
-from tfx_tanas.records import Record, average_over_seeds, best_on_average_row, to_arrays
+from tfx_tanas.records import Record, average_over_seeds, portfolio_rows, to_arrays
+from tfx_tanas.search_space import Architecture
 from tfx_tanas.workflows import train_evaluator
 
 log = logging.getLogger(__name__)
@@ -115,15 +117,28 @@ def within_task_figures(
     return figures
 
 
-def best_on_average(records: list[Record], coverage: float = 0.9) -> str:
-    """The key of the architecture with the highest mean score among those measured on at least
-    ``coverage`` of the records' tasks (:func:`~tfx_tanas.records.best_on_average_row`)."""
+def static_portfolio(records: list[Record], size: int, coverage: float = 0.9) -> list[Architecture]:
+    """The greedy static portfolio of up to ``size`` discrete networks measured on at least
+    ``coverage`` of the records' tasks (:func:`~tfx_tanas.records.portfolio_rows`): what an
+    evaluator fitted on these records stores."""
     records = average_over_seeds(records)
     arrays = to_arrays(records)
-    row = best_on_average_row(arrays.encodings, arrays.scores, arrays.groups, coverage)
-    if row is None:
+    rows = portfolio_rows(arrays.encodings, arrays.scores, arrays.groups, size, coverage, accept=_is_discrete(records))
+    return [records[row].architecture for row in rows]
+
+
+def best_on_average(records: list[Record], coverage: float = 0.9) -> str:
+    """The key of the discrete network with the highest mean score among those measured on at
+    least ``coverage`` of the records' tasks: the first of :func:`static_portfolio`."""
+    portfolio = static_portfolio(records, 1, coverage)
+    if not portfolio:
         raise ValueError("no architecture was measured on most tasks (records without shared references?)")
-    return records[row].architecture.key
+    return portfolio[0].key
+
+
+def _is_discrete(records: list[Record]) -> Callable[[np.ndarray], bool]:
+    space = records[0].architecture.space
+    return lambda encoding: Architecture.from_vector(space, encoding).is_discrete
 
 
 def task_family(task_id: str) -> str:

@@ -80,6 +80,10 @@ IMAGE_CONTEXT_NOISE = 1.0
 # 3 picks kept, +0.06 (s.e. 0.13). Images have no such measurement yet: 0 is the plain pick.
 FALLBACK_MARGIN = 0.04
 IMAGE_FALLBACK_MARGIN = 0.0
+# How many networks of its greedy static portfolio an evaluator stores: a --train-top K shortlist
+# takes the pick, the search's leader, then these (benchmarks/zero_shot.py: on held-out tables the
+# static portfolio of 5 tested 0.2-1.1 points above the evaluator's own 5 best).
+PORTFOLIO_SIZE = 8
 
 EVALUATOR_LOSSES = ("within_task", "pairwise", "squared_error")  # the first is the default
 DEFAULT_EVALUATOR_LOSS = EVALUATOR_LOSSES[0]

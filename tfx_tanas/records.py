@@ -262,18 +262,22 @@ def to_arrays(records: list[Record]) -> TrainingArrays:
     )
 
 
-def best_on_average_row(
+def portfolio_rows(
     encodings: np.ndarray,
     scores: np.ndarray,
     groups: np.ndarray,
+    size: int,
     coverage: float = 0.9,
     accept: Callable[[np.ndarray], bool] = lambda encoding: True,
-) -> int | None:
-    """The first row of the architecture with the highest mean score over tasks among those
-    measured on at least ``coverage`` of the tasks (``groups``) whose encoding ``accept`` takes:
-    the strongest task-blind choice. A task's repeated measurements of one architecture count
-    once, as their mean. None when no architecture qualifies."""
-    _, first_row, architecture = np.unique(np.asarray(encodings), axis=0, return_index=True, return_inverse=True)
+) -> list[int]:
+    """First rows of up to ``size`` architectures forming a static portfolio, among those measured
+    on at least ``coverage`` of the tasks (``groups``) whose encoding ``accept`` takes: first the
+    one with the highest mean score over its tasks (the strongest task-blind choice), then, greedily,
+    the one that most raises the mean over tasks of the portfolio's best score. A task's repeated
+    measurements of one architecture count once, as their mean; where a task did not measure a
+    member, the mean of the members it measured stands in. Empty when no architecture qualifies."""
+    encodings = np.asarray(encodings)
+    _, first_row, architecture = np.unique(encodings, axis=0, return_index=True, return_inverse=True)
     task_names, task = np.unique(np.asarray(groups), return_inverse=True)
     pairs, pair = np.unique(np.stack([architecture.reshape(-1), task.reshape(-1)], axis=1), axis=0, return_inverse=True)
     pair = pair.reshape(-1)
@@ -281,7 +285,23 @@ def best_on_average_row(
     tasks_measured = np.bincount(pairs[:, 0], minlength=len(first_row))
     mean_over_tasks = np.bincount(pairs[:, 0], weights=pair_mean, minlength=len(first_row)) / np.maximum(tasks_measured, 1)
     widely_measured = np.flatnonzero(tasks_measured >= coverage * len(task_names))
-    for candidate in widely_measured[np.argsort(-mean_over_tasks[widely_measured], kind="stable")]:
-        if accept(np.asarray(encodings)[first_row[candidate]]):
-            return int(first_row[candidate])
-    return None
+    ordered = widely_measured[np.argsort(-mean_over_tasks[widely_measured], kind="stable")]
+    eligible = [int(a) for a in ordered if accept(encodings[first_row[a]])]
+    if not eligible:
+        return []
+    column = np.full(len(first_row), -1)
+    column[eligible] = np.arange(len(eligible))
+    measured = column[pairs[:, 0]] >= 0
+    table = np.full((len(task_names), len(eligible)), np.nan)
+    table[pairs[measured, 1], column[pairs[measured, 0]]] = pair_mean[measured]
+    table = table[~np.isnan(table).all(axis=1)]  # tasks that measured no eligible architecture
+    table = np.where(np.isnan(table), np.nanmean(table, axis=1, keepdims=True), table)
+    chosen = [0]  # eligible is sorted by mean score: its first is the best on average
+    best_so_far = table[:, 0]
+    while len(chosen) < min(size, len(eligible)):
+        gains = np.maximum(table, best_so_far[:, None]).mean(axis=0)
+        gains[chosen] = -np.inf
+        chosen.append(int(np.argmax(gains)))
+        best_so_far = np.maximum(best_so_far, table[:, chosen[-1]])
+    return [int(first_row[eligible[i]]) for i in chosen]
+

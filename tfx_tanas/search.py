@@ -14,6 +14,10 @@ trained and served). With an ensemble evaluator the score is the lower confidenc
 fallback, the network best on average over its training tasks, is kept unless that winner leads it
 by more than ``fallback_margin``: on held-out tables the evaluator's small predicted leads did not
 come true. All visited candidates are returned with their scores.
+
+A few-shot refinement (:meth:`SearchResult.shortlist`) trains the pick, the search's leader, then
+the rest of the evaluator's static portfolio: on held-out tables a static portfolio of 5 tested
+above the evaluator's own 5 best, so the shortlist hedges the evaluator's leads with it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class Candidate:
     architecture: Architecture
     predicted_score: float
     spread: float  # ensemble standard deviation of the prediction
-    origin: str  # "gradient", "random", "discretized", "portfolio" or "fallback"
+    origin: str  # "gradient", "random", "discretized", "portfolio" or "static-portfolio"
     start: int
     step: int
     measured_score: float | None = None  # validation score, for the candidates a refinement trained
@@ -80,8 +84,13 @@ class SearchResult:
     method: str
     rule: PickRule
     leader: Candidate  # the best discrete candidate by the rule's score: the pick unless the fallback is kept
-    fallback: Candidate | None  # the evaluator's fallback as scored for this task (None: the evaluator has none)
+    static_portfolio: list[Candidate]  # the evaluator's, as scored for this task; its first is the fallback
     trained: int = 1  # how many of the best distinct candidates were trained to pick the winner (1: zero-shot)
+
+    @property
+    def fallback(self) -> Candidate | None:
+        """The evaluator's fallback as scored for this task (None: the evaluator has none)."""
+        return self.static_portfolio[0] if self.static_portfolio else None
 
     @property
     def fallback_lead(self) -> float | None:
@@ -90,15 +99,17 @@ class SearchResult:
 
     @property
     def zero_shot_pick(self) -> Candidate:
-        """The leader, unless it leads the fallback by no more than the rule's margin."""
-        if self.fallback is not None and self.rule.score(self.leader) - self.rule.score(self.fallback) <= self.rule.fallback_margin:
-            return self.fallback
-        return self.leader
+        """The leader, unless it is another network leading the fallback by no more than the rule's margin."""
+        fallback = self.fallback
+        if fallback is None or fallback.architecture.key == self.leader.architecture.key:
+            return self.leader
+        return fallback if self.rule.score(self.leader) - self.rule.score(fallback) <= self.rule.fallback_margin else self.leader
 
     def shortlist(self, count: int) -> list[Candidate]:
-        """The ``count`` best distinct discrete networks: the pick, then the others by the pick's
-        rule (the evaluator's lower bound)."""
-        ranked = [self.best] + sorted(
+        """``count`` distinct discrete networks to train: the pick, the leader, the rest of the
+        evaluator's static portfolio in its greedy order, then the others by the pick's rule (the
+        evaluator's lower bound)."""
+        ranked = [self.best, self.leader, *self.static_portfolio] + sorted(
             (c for c in self.candidates if c.origin != "gradient" and c.architecture.is_discrete),
             key=self.rule.score,
             reverse=True,
@@ -137,7 +148,7 @@ class SearchResult:
                 "description": self.fallback.architecture.describe(),
                 "leader_predicted_lead": round(lead, 6),
                 "margin": self.rule.fallback_margin,
-                "zero_shot_pick": self.zero_shot_pick is self.fallback,
+                "zero_shot_pick": self.zero_shot_pick.architecture.key == self.fallback.architecture.key,
             }
         }
 
@@ -280,7 +291,7 @@ def _finish(
     evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, visited: list[Candidate], started: float, method: str, rule: PickRule
 ) -> SearchResult:
     """Discretize every visited candidate, score the distinct discrete ones not scored yet, the
-    portfolio and the fallback, and pick the best lower confidence bound ``mean - risk_aversion *
+    space's portfolio and the evaluator's static portfolio, and pick the best lower confidence bound ``mean - risk_aversion *
     spread``: where the ensemble disagrees, the evaluator is extrapolating, and a high mean there is
     more often an error than a find. The fallback stays the pick unless that winner leads it by
     more than the margin."""
@@ -291,13 +302,17 @@ def _finish(
     candidates = visited + (_score(evaluator, meta_features, todo, "discretized", step=-1) if todo else [])
     candidates += _score(evaluator, meta_features, portfolio, "portfolio", step=-1) if portfolio else []
     eligible = [c for c in candidates if c.origin != "gradient" and c.architecture.is_discrete]
-    fallback = evaluator.fallback
-    if fallback is not None and all(c.architecture.key != fallback.key for c in eligible):
-        candidates += _score(evaluator, meta_features, [fallback], "fallback", step=-1)
-        eligible.append(candidates[-1])
+    known = {c.architecture.key for c in eligible}
+    unscored = [a for a in evaluator.static_portfolio if a.key not in known]
+    if unscored:
+        candidates += _score(evaluator, meta_features, unscored, "static-portfolio", step=-1)
+        eligible += candidates[-len(unscored):]
     leader = max(eligible, key=rule.score)
-    scored_fallback = None if fallback is None else next(c for c in eligible if c.architecture.key == fallback.key)
-    result = SearchResult(leader, candidates, time.perf_counter() - started, method, rule, leader, scored_fallback)
+    by_key: dict[str, Candidate] = {}
+    for candidate in eligible:
+        by_key.setdefault(candidate.architecture.key, candidate)
+    static_portfolio = [by_key[a.key] for a in evaluator.static_portfolio]
+    result = SearchResult(leader, candidates, time.perf_counter() - started, method, rule, leader, static_portfolio)
     return dataclasses.replace(result, best=result.zero_shot_pick)
 
 

@@ -105,7 +105,7 @@ class Choice:
 
     def hyperparameters(self, train_top: int = 1) -> dict[str, Any]:
         """What the Trainer receives: the chosen architecture's JSON, or with ``train_top`` > 1
-        ``{"architectures": [...]}``, the best distinct candidates to train and choose among."""
+        ``{"architectures": [...]}``, the shortlist to train and choose among (:meth:`SearchResult.shortlist`)."""
         if train_top == 1:
             return self.architecture_json()
         return {"architectures": [c.architecture.to_json() for c in self.result.shortlist(train_top)]}

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfx_tanas import options
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.evaluator import storage
 from tfx_tanas.evaluator.config import EvaluatorConfig
 from tfx_tanas.evaluator.fit import fit_ensemble
 from tfx_tanas.evaluator.network import ArchitectureSummary, MemberNetwork
 from tfx_tanas.meta_features import MetaFeatures, meta_feature_set
-from tfx_tanas.records import best_on_average_row
+from tfx_tanas.records import portfolio_rows
 from tfx_tanas.search_space import Architecture, SearchSpace
 
 _DEFAULT_CONFIG = EvaluatorConfig()  # frozen, so one instance can be every call's default
@@ -54,10 +55,11 @@ class ArchitectureEvaluator:
         self.z_min = np.full(len(self.meta_feature_names), -np.inf, np.float32)
         self.z_max = np.full(len(self.meta_feature_names), np.inf, np.float32)
         self.training_summary: dict[str, Any] = {}
-        # the network best on average over the training tasks: what the search falls back to
-        # unless its pick leads it by more than config.fallback_margin (None: no network was
-        # measured on most training tasks)
-        self.fallback: Architecture | None = None
+        # a static portfolio of the discrete networks measured on most training tasks, greedy
+        # (records.portfolio_rows): its first, the best on average, is what the search falls back
+        # to unless its pick leads it by more than config.fallback_margin; the rest fill a
+        # refinement's shortlist (empty: no network was measured on most training tasks)
+        self.static_portfolio: list[Architecture] = []
         self.architecture_summary = ArchitectureSummary(space)  # weight-free, shared by the members
         self.members = [
             MemberNetwork(self.architecture_summary, config, len(self.meta_feature_names), seed=config.seed + index)
@@ -97,9 +99,16 @@ class ArchitectureEvaluator:
             samples = np.stack([task_samples[t] for t in task_names])
         y = np.asarray(scores, np.float32)
         fit_ensemble(self.members, self.config, self.normalized(meta_features), encodings, y, group_ids.astype(np.int32), samples)
-        row = best_on_average_row(encodings, y, groups, accept=lambda encoding: Architecture.from_vector(self.space, encoding).is_discrete)
-        self.fallback = None if row is None else Architecture.from_vector(self.space, encodings[row])
+        rows = portfolio_rows(
+            encodings, y, groups, options.PORTFOLIO_SIZE, accept=lambda encoding: Architecture.from_vector(self.space, encoding).is_discrete
+        )
+        self.static_portfolio = [Architecture.from_vector(self.space, encodings[row]) for row in rows]
         self.training_summary = {"num_records": int(len(y)), "num_tasks": int(len(task_names))}
+
+    @property
+    def fallback(self) -> Architecture | None:
+        """The discrete network best on average over the training tasks (None: none qualified)."""
+        return self.static_portfolio[0] if self.static_portfolio else None
 
     def predict(self, meta_features: np.ndarray, encodings: np.ndarray, task_sample: np.ndarray | None = None) -> Prediction:
         """Scores for rows of (meta-features, encoding); one meta-feature vector broadcasts."""
@@ -158,7 +167,7 @@ class ArchitectureEvaluator:
         normalization = {"mean": self.z_mean, "std": self.z_std, "min": self.z_min, "max": self.z_max}
         members = [{name: w.numpy() for name, w in member.named_weights().items()} for member in self.members]
         stored = storage.StoredEvaluator(
-            self.space, self.config, self.meta_feature_names, normalization, self.training_summary, members, self.fallback
+            self.space, self.config, self.meta_feature_names, normalization, self.training_summary, members, self.static_portfolio
         )
         return storage.write(directory, stored)
 
@@ -170,7 +179,7 @@ class ArchitectureEvaluator:
         norm = stored.normalization
         evaluator.z_mean, evaluator.z_std, evaluator.z_min, evaluator.z_max = norm["mean"], norm["std"], norm["min"], norm["max"]
         evaluator.training_summary = stored.training_summary
-        evaluator.fallback = stored.fallback
+        evaluator.static_portfolio = stored.static_portfolio
         for member, arrays in zip(evaluator.members, stored.members):
             storage.assign(member.named_weights(), arrays, directory)
         return evaluator

@@ -22,7 +22,7 @@ import tensorflow as tf
 from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.evaluator.config import EvaluatorConfig
 from tfx_tanas.meta_features import meta_feature_set
-from tfx_tanas.search_space import ARCHITECTURE_SCHEMA_VERSION, Architecture, SearchSpace
+from tfx_tanas.search_space import Architecture, SearchSpace
 
 EVALUATOR_FORMAT_VERSION = 3  # 3: NumPy arrays named by layer (2: Keras .weights.h5 files)
 MANIFEST = "evaluator.json"
@@ -43,7 +43,7 @@ class StoredEvaluator:
     normalization: dict[str, np.ndarray]  # mean, std, min, max of the training meta-features
     training_summary: dict[str, Any]
     members: list[dict[str, np.ndarray]]  # per member: array name -> values
-    fallback: Architecture | None = None  # the best-on-average network of the training records
+    static_portfolio: list[Architecture] = dataclasses.field(default_factory=list)  # greedy; its first is the fallback
 
 
 def write(directory: str | os.PathLike, stored: StoredEvaluator) -> Path:
@@ -60,7 +60,7 @@ def write(directory: str | os.PathLike, stored: StoredEvaluator) -> Path:
         "config": dataclasses.asdict(stored.config),
         "normalization": {key: values.tolist() for key, values in stored.normalization.items()},
         "training_summary": stored.training_summary,
-        "fallback": None if stored.fallback is None else {"description": stored.fallback.describe(), "encoding": stored.fallback.encoding_json()},
+        "static_portfolio": [{"description": network.describe(), "encoding": network.encoding_json()} for network in stored.static_portfolio],
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return directory
@@ -87,7 +87,7 @@ def read(directory: str | os.PathLike, space: SearchSpace | None = None) -> Stor
         names = tuple(manifest["meta_feature_names"])
         version = int(manifest["meta_feature_version"])
         normalization = {key: np.float32(manifest["normalization"][key]) for key in ("mean", "std", "min", "max")}
-        fallback = _fallback(manifest.get("fallback"), saved_space)
+        portfolio = _portfolio(manifest, saved_space)
     except (KeyError, TypeError) as err:
         raise InputError(f"evaluator manifest is malformed: {manifest_path} ({err})") from None
     if space is not None and saved_space != space:
@@ -98,17 +98,18 @@ def read(directory: str | os.PathLike, space: SearchSpace | None = None) -> Stor
             f"evaluator was trained on {saved_space.modality} meta-features version {version}; this is version {expected_version}"
         )
     members = [_read_arrays(directory / _member_file(index)) for index in range(config.ensemble_size)]
-    return StoredEvaluator(saved_space, config, names, normalization, manifest.get("training_summary", {}), members, fallback)
+    return StoredEvaluator(saved_space, config, names, normalization, manifest.get("training_summary", {}), members, portfolio)
 
 
-def _fallback(stored: Any, space: SearchSpace) -> Architecture | None:
-    """The manifest's fallback network (absent in evaluators saved before it existed: no fallback)."""
-    if stored is None:
-        return None
+def _portfolio(manifest: dict[str, Any], space: SearchSpace) -> list[Architecture]:
+    """The manifest's portfolio. Evaluators saved before portfolios stored only their fallback (a
+    portfolio of one, same layout); those saved before fallbacks, neither (an empty portfolio)."""
+    legacy = manifest.get("fallback")
+    stored = manifest.get("static_portfolio", [] if legacy is None else [legacy])
     try:
-        return Architecture.from_json({"schema_version": ARCHITECTURE_SCHEMA_VERSION, "search_space": space.to_dict(), "encoding": stored["encoding"]})
+        return [Architecture.from_encoding_json(space, network["encoding"]) for network in stored]
     except InputError as err:
-        raise InputError(f"evaluator manifest's fallback network is malformed ({err})") from None
+        raise InputError(f"evaluator manifest's portfolio is malformed ({err})") from None
 
 
 def assign(weights: Mapping[str, tf.Variable], arrays: Mapping[str, np.ndarray], directory: str | os.PathLike) -> None:
