@@ -5,7 +5,7 @@
 * :func:`choose_architecture`: meta-features + evaluator -> the chosen architecture and every
   scored candidate (steps 204-208), :meth:`Choice.save` writes ``architecture.json`` and
   ``candidates.jsonl``;
-* :func:`refine`: the few best candidates trained together, the best on validation wins;
+* :func:`refine`: a shortlist of candidates trained together, the best on validation wins;
 * :func:`train_evaluator`: records -> a fitted evaluator (offline, claim 10);
 * :func:`train_and_export`: a frame + architectures -> the best trained under the protocol,
   exported for TF Serving;
@@ -156,8 +156,8 @@ def measure_on_images(images: ImageSet, seed: int = 0) -> Measure:
 
 def refine(choice: Choice, count: int, measure: Measure) -> Choice:
     """Few-shot refinement: ``measure`` (:func:`measure_on_table`, :func:`measure_on_images`) the
-    ``count`` best distinct candidates (by the evaluator's lower bound) under the protocol; the
-    best validation score wins. Their measured scores are written next to the predictions.
+    search's shortlist of ``count`` distinct networks (the pick, the leader, the evaluator's static
+    portfolio: :meth:`SearchResult.shortlist`) under the protocol; the best validation score wins. Their measured scores are written next to the predictions.
     ``count=1`` is the zero-shot choice itself, untrained."""
     shortlist = choice.result.shortlist(count)
     if count == 1:
@@ -169,7 +169,7 @@ def refine(choice: Choice, count: int, measure: Measure) -> Choice:
     if not measured:
         raise TrainingError("every shortlisted architecture diverged (loss became NaN)")
     best = max(measured, key=lambda c: c.measured_score)
-    log.info("trained the %d best candidates: the winner scores %.4f on validation", count, best.measured_score)
+    log.info("trained %d shortlisted candidates: the winner scores %.4f on validation", count, best.measured_score)
     return Choice(dataclasses.replace(choice.result, best=best, trained=count), choice.seed, choice.meta_features_out_of_range)
 
 

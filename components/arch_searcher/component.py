@@ -20,8 +20,9 @@ class ArchSearcher(base_component.BaseComponent):
     Parameters: ``method`` (a name of :data:`tfx_tanas.options.SEARCH_METHODS`), ``seed``, and
     ``search_options``, the method's options (e.g. ``{"starts": 8}`` for gradient search); unset
     options take their defaults, an option of another method is refused. ``train_top`` K > 1
-    hands the Trainer the K best distinct candidates instead of one: it trains them and keeps the
-    best on validation (few-shot refinement).
+    hands the Trainer the search's shortlist of K distinct networks instead of one (the pick, the
+    leader, the evaluator's static portfolio): it trains them and keeps the best on validation
+    (few-shot refinement).
 
     Outputs ``architecture`` (``tfx_tanas.ArchitectureArtifact``: architecture.json, candidates.jsonl)
     and ``hyperparameters`` (the same architecture as a standard HyperParameters artifact, for
