@@ -85,7 +85,7 @@ class SearchResult:
     rule: PickRule
     leader: Candidate  # the best discrete candidate by the rule's score: the pick unless the fallback is kept
     static_portfolio: list[Candidate]  # the evaluator's, as scored for this task; its first is the fallback
-    trained: int = 1  # how many of the best distinct candidates were trained to pick the winner (1: zero-shot)
+    trained: int = 1  # how many shortlisted candidates were trained to pick the winner (1: zero-shot)
 
     @property
     def fallback(self) -> Candidate | None:
