@@ -57,7 +57,6 @@ from tfx_tanas.meta_training import reference_architectures  # noqa: E402
 from tfx_tanas.model_builder import build_network  # noqa: E402
 from tfx_tanas.protocol import TrainingProtocol, protocol_for  # noqa: E402
 from tfx_tanas.records import Record, average_over_seeds, read_records  # noqa: E402
-from tfx_tanas.search import SearchResult  # noqa: E402
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures  # noqa: E402
 from tfx_tanas.task_data import EncodedSplit, PreparedTask, prepare_from_splits  # noqa: E402
 from tfx_tanas.tasks import REAL_SOURCES, Task, task_from_id  # noqa: E402
@@ -138,16 +137,6 @@ def static_baselines(records: list[Record]) -> dict[str, list[Architecture]]:
     return {"best-on-average": portfolio[:1], "portfolio-5": portfolio}
 
 
-def evaluator_ranked(result: SearchResult, count: int) -> list[Architecture]:
-    """The ``count`` distinct discrete networks the evaluator ranks best by the pick rule, without
-    the static portfolio's hedge (the shortlist before it)."""
-    ranked = sorted((c for c in result.candidates if c.architecture.is_discrete and c.origin != "gradient"), key=result.rule.score, reverse=True)
-    first: dict[str, Architecture] = {}
-    for candidate in ranked:
-        first.setdefault(candidate.architecture.key, candidate.architecture)
-    return list(first.values())[:count]
-
-
 def default_mlp(space: SearchSpace) -> Architecture:
     """The plain network a user would try first: standard embedding, two 128-unit ReLU layers,
     Adam at its default learning rate 1e-3, no weight decay, normalization or residuals."""
@@ -189,7 +178,7 @@ def evaluate_task(
         "tanas-leader": [choice.result.leader.architecture],
         "tanas-top3": [c.architecture for c in choice.result.shortlist(3)],
         "tanas-top5": [c.architecture for c in choice.result.shortlist(5)],
-        "tanas-ranked5": evaluator_ranked(choice.result, 5),
+        "tanas-ranked5": [c.architecture for c in choice.result.ranked()[:5]],
         **baselines,
         "nearest-task": [nearest_task_best(meta.vector(), evaluator, records)],
         "default-mlp": [default_mlp(space)],

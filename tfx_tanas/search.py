@@ -105,19 +105,14 @@ class SearchResult:
             return self.leader
         return fallback if self.rule.score(self.leader) - self.rule.score(fallback) <= self.rule.fallback_margin else self.leader
 
+    def ranked(self) -> list[Candidate]:
+        """The distinct discrete networks scored, best first by the pick's rule (the evaluator's lower bound)."""
+        return _distinct(sorted((c for c in self.candidates if c.origin != "gradient" and c.architecture.is_discrete), key=self.rule.score, reverse=True))
+
     def shortlist(self, count: int) -> list[Candidate]:
         """``count`` distinct discrete networks to train: the pick, the leader, the rest of the
-        evaluator's static portfolio in its greedy order, then the others by the pick's rule (the
-        evaluator's lower bound)."""
-        ranked = [self.best, self.leader, *self.static_portfolio] + sorted(
-            (c for c in self.candidates if c.origin != "gradient" and c.architecture.is_discrete),
-            key=self.rule.score,
-            reverse=True,
-        )
-        first: dict[str, Candidate] = {}
-        for candidate in ranked:
-            first.setdefault(candidate.architecture.key, candidate)
-        distinct = list(first.values())
+        evaluator's static portfolio in its greedy order, then the others by :meth:`ranked`."""
+        distinct = _distinct([self.best, self.leader, *self.static_portfolio, *self.ranked()])
         if not 1 <= count <= len(distinct):
             raise InputError(f"--train-top must be between 1 and the {len(distinct)} distinct candidates scored, got {count}")
         return distinct[:count]
@@ -278,6 +273,14 @@ def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
     return Architecture(space, alpha, beta, gamma, knobs)
 
 
+def _distinct(candidates: list[Candidate]) -> list[Candidate]:
+    """The first candidate of each network, in order."""
+    first: dict[str, Candidate] = {}
+    for candidate in candidates:
+        first.setdefault(candidate.architecture.key, candidate)
+    return list(first.values())
+
+
 def _score(evaluator: ArchitectureEvaluator, meta_features: MetaFeatures, archs: list[Architecture], origin: str, step: int) -> list[Candidate]:
     z = meta_features.vector(evaluator.meta_feature_names)
     prediction = evaluator.predict(z, np.stack([a.to_vector() for a in archs]), meta_features.sample)
@@ -308,9 +311,7 @@ def _finish(
         candidates += _score(evaluator, meta_features, unscored, "static-portfolio", step=-1)
         eligible += candidates[-len(unscored):]
     leader = max(eligible, key=rule.score)
-    by_key: dict[str, Candidate] = {}
-    for candidate in eligible:
-        by_key.setdefault(candidate.architecture.key, candidate)
+    by_key = {c.architecture.key: c for c in _distinct(eligible)}
     static_portfolio = [by_key[a.key] for a in evaluator.static_portfolio]
     result = SearchResult(leader, candidates, time.perf_counter() - started, method, rule, leader, static_portfolio)
     return dataclasses.replace(result, best=result.zero_shot_pick)
