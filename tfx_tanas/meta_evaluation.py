@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -123,7 +122,7 @@ def static_portfolio(records: list[Record], size: int, coverage: float = 0.9) ->
     evaluator fitted on these records stores."""
     records = average_over_seeds(records)
     arrays = to_arrays(records)
-    rows = portfolio_rows(arrays.encodings, arrays.scores, arrays.groups, size, coverage, accept=_is_discrete(records))
+    rows = portfolio_rows(arrays.encodings, arrays.scores, arrays.groups, size, coverage, accept=records[0].architecture.space.encodes_discrete)
     return [records[row].architecture for row in rows]
 
 
@@ -134,11 +133,6 @@ def best_on_average(records: list[Record], coverage: float = 0.9) -> str:
     if not portfolio:
         raise ValueError("no architecture was measured on most tasks (records without shared references?)")
     return portfolio[0].key
-
-
-def _is_discrete(records: list[Record]) -> Callable[[np.ndarray], bool]:
-    space = records[0].architecture.space
-    return lambda encoding: Architecture.from_vector(space, encoding).is_discrete
 
 
 def task_family(task_id: str) -> str:

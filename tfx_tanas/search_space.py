@@ -144,6 +144,11 @@ class SearchSpace:
         knobs = sum(len(getattr(self, knob)) for knob in self.encoded_knobs)
         return self.num_layers * self.num_baselines + self.num_layers + len(self.embeddings) + knobs
 
+    def encodes_discrete(self, encoding: Sequence[float] | np.ndarray) -> bool:
+        """Whether an encoding of this space is a plain network (:attr:`Architecture.is_discrete`):
+        static portfolios and fallbacks hold only such networks."""
+        return Architecture.from_vector(self, encoding).is_discrete
+
     @property
     def fingerprint(self) -> str:
         """Identifies the space exactly; artifacts made for another space are refused."""

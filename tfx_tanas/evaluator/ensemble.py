@@ -99,9 +99,7 @@ class ArchitectureEvaluator:
             samples = np.stack([task_samples[t] for t in task_names])
         y = np.asarray(scores, np.float32)
         fit_ensemble(self.members, self.config, self.normalized(meta_features), encodings, y, group_ids.astype(np.int32), samples)
-        rows = portfolio_rows(
-            encodings, y, groups, options.PORTFOLIO_SIZE, accept=lambda encoding: Architecture.from_vector(self.space, encoding).is_discrete
-        )
+        rows = portfolio_rows(encodings, y, groups, options.PORTFOLIO_SIZE, accept=self.space.encodes_discrete)
         self.static_portfolio = [Architecture.from_vector(self.space, encodings[row]) for row in rows]
         self.training_summary = {"num_records": int(len(y)), "num_tasks": int(len(task_names))}
 
