@@ -157,6 +157,19 @@ def test_generation_resumes_and_adds_only_the_missing_measurements(tmp_path, spa
     assert len(to_arrays(stored).scores) == distinct  # one row per network, the mean of its two scores
 
 
+def test_training_in_child_processes_writes_the_records_the_worker_itself_would(tmp_path, space):
+    """Generation trains each element in a child process replaced every few elements, so a long
+    run's memory stays bounded; the records are the same as training in the worker's own process."""
+    tasks = synthetic_tasks(2, seed=5)
+    options = {"archs_per_task": 3, "protocol": TrainingProtocol(epochs=2)}
+    generate_records(tasks, tmp_path / "own.jsonl", space, elements_per_process=None, **options)
+    summary = generate_records(tasks, tmp_path / "child.jsonl", space, elements_per_process=1, **options)
+
+    own, child = (sorted((r.task, r.architecture.key, r.score) for r in read_records(tmp_path / name)) for name in ("own.jsonl", "child.jsonl"))
+    assert summary.records_written == len(child) == len(own) > 0
+    assert child == own
+
+
 def test_trainings_a_killed_run_finished_join_the_records_once(tmp_path, records):
     """Workers write each finished element to its own part file; a run that dies before moving
     them leaves them behind, and the next run moves them in (a training already in the file is not

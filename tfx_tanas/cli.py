@@ -166,6 +166,10 @@ def _parser() -> argparse.ArgumentParser:
         help="where workers write finished trainings before they join --records (default: <records>.parts); on a remote runner, e.g. gs://...",
     )
     build.add_argument(
+        "--elements-per-process", type=int, default=options.ELEMENTS_PER_PROCESS, metavar="N",
+        help="each worker trains N tasks in a child process, then starts a fresh one (bounded memory on long runs); 0: in the worker itself",
+    )
+    build.add_argument(
         "--extra-records", action="append", default=[], metavar="FILE",
         help="records to fit on besides --records, e.g. what `tanas train --records` appended on your data (repeatable)",
     )
@@ -376,6 +380,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
             tasks, args.records, space, archs_per_task=args.archs_per_task, protocol=protocol_for(space.version, space.modality),
             seed=args.seed, measurements=args.measurements, max_rows=args.max_rows,
             beam_pipeline_args=shlex.split(args.beam_pipeline_args), parts_dir=args.parts_dir,
+            elements_per_process=args.elements_per_process or None,
         )
         log.info(
             "records: %d written, %d already present, %d tasks done, %d skipped",

@@ -15,9 +15,12 @@ import dataclasses
 import hashlib
 import json
 import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from tfx_tanas.meta_features import meta_feature_set, meta_features_for_frame
 from tfx_tanas.options import (
     ARCHITECTURES_PER_TASK,
     CONTINUOUS_FRACTION,
+    ELEMENTS_PER_PROCESS,
     IMAGE_ARCHITECTURES_PER_TASK,
     MEASUREMENTS,
     PRIOR_ARCHITECTURES_PER_TASK,
@@ -169,6 +173,7 @@ def generate_records(
     beam_pipeline_args: Sequence[str] = (),
     parts_dir: str | None = None,
     chunk_size: int | None = None,
+    elements_per_process: int | None = ELEMENTS_PER_PROCESS,
 ) -> GenerationSummary:
     """Train every task's architectures ``measurements`` times (measurement seeds 0, 1, ...) in a
     Beam pipeline and append the records to ``out_path``, resuming what an earlier run did.
@@ -182,7 +187,10 @@ def generate_records(
     process moves finished parts into ``out_path`` and logs progress with an ETA, so a killed run
     loses only the elements in flight. A task that cannot be used is logged with its reason and
     counted in ``tasks_skipped``. ``chunk_size`` splits a task's trainings into elements of at
-    most that many architectures (more parallelism for few tasks; each element loads its task)."""
+    most that many architectures (more parallelism for few tasks; each element loads its task).
+    Each worker trains ``elements_per_process`` elements in a child process and then starts a fresh
+    one, which bounds its memory over a long run (TensorFlow keeps part of every training); ``None``
+    trains in the worker's own process."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -190,12 +198,14 @@ def generate_records(
         raise InputError(f"measurements must be at least 1, got {measurements}")
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+    if elements_per_process is not None and elements_per_process < 1:
+        raise InputError(f"elements_per_process must be at least 1 (or None: no child processes), got {elements_per_process}")
     out_path = Path(out_path)
     parts = str(parts_dir or f"{out_path}.parts")
     summary = GenerationSummary()
     collector = _PartCollector(out_path, parts, summary)
     joined = collector.collect()  # parts a killed run finished but did not move yet: written now, not already present
-    done = measured(out_path)
+    done = collector.trainings_in_file()
     earlier = done - joined
     refresh_meta_features(out_path, seed)
     work = []
@@ -221,7 +231,7 @@ def generate_records(
                     pipeline
                     | "Trainings" >> beam.Create(work)
                     | "Distribute" >> beam.Reshuffle()
-                    | "Train" >> beam.FlatMap(_TrainToPart(parts, protocol, seed, max_rows))
+                    | "Train" >> beam.FlatMap(_TrainToPart(parts, protocol, seed, max_rows, elements_per_process))
                 )
         collector.collect()
     summary.tasks_done = summary.tasks_resumed + len({i.task.task_id for i in work} - set(summary.tasks_skipped))
@@ -232,22 +242,49 @@ def generate_records(
 class _TrainToPart:
     """The Beam step (a picklable callable for ``FlatMap``, so Beam stays out of module import):
     train one :class:`WorkItem` and write its records, or why its task was skipped, as one file,
-    atomically, named by the item."""
+    atomically, named by the item. With ``elements_per_process`` the training runs in a child
+    process (spawned: TensorFlow's threads make forking unsafe) replaced after that many elements."""
 
-    def __init__(self, parts_dir: str, protocol: TrainingProtocol, seed: int, max_rows: int):
+    def __init__(self, parts_dir: str, protocol: TrainingProtocol, seed: int, max_rows: int, elements_per_process: int | None):
         self._parts_dir = parts_dir
         self._protocol = protocol
         self._seed = seed
         self._max_rows = max_rows
+        self._elements_per_process = elements_per_process
+        self._child: ProcessPoolExecutor | None = None
+        self._child_elements = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_child": None, "_child_elements": 0}  # a process does not travel to a worker
 
     def __call__(self, item: WorkItem) -> Iterator[str]:
+        arguments = (item, self._protocol, self._seed, self._max_rows)
         try:
-            records = records_for_task(item.task, item.architectures, self._protocol, self._seed, len(item.architectures), item.measurement, self._max_rows)
-            content = {"task": item.task.task_id, "records": [r.to_json() for r in records]}
-        except TASK_ERRORS as err:
-            content = {"task": item.task.task_id, "skipped": str(err)}
+            content = part_content(*arguments) if self._elements_per_process is None else self._fresh_child().submit(part_content, *arguments).result()
+        except BrokenProcessPool:
+            self._child = None  # the child died (out of memory?): a retry of the element starts a fresh one
+            raise
         write_text(join(self._parts_dir, item.part_name), json.dumps(content, separators=(",", ":")))
         yield item.part_name
+
+    def _fresh_child(self) -> ProcessPoolExecutor:
+        """The child process for the next element, replaced once it trained ``elements_per_process``."""
+        if self._child is None or self._child_elements >= self._elements_per_process:
+            if self._child is not None:
+                self._child.shutdown()
+            self._child = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._child_elements = 0
+        self._child_elements += 1
+        return self._child
+
+
+def part_content(item: WorkItem, protocol: TrainingProtocol, seed: int, max_rows: int) -> dict[str, Any]:
+    """What a worker writes for one element: its task's records, or why the task was skipped."""
+    try:
+        records = records_for_task(item.task, item.architectures, protocol, seed, len(item.architectures), item.measurement, max_rows)
+        return {"task": item.task.task_id, "records": [r.to_json() for r in records]}
+    except TASK_ERRORS as err:
+        return {"task": item.task.task_id, "skipped": str(err)}
 
 
 class _PartCollector:
@@ -258,6 +295,7 @@ class _PartCollector:
         self._out_path = out_path
         self._parts_dir = parts_dir
         self._summary = summary
+        self._in_file: set[tuple[str, str, int]] | None = None  # read once: parsing every record takes seconds
         self._expected: set[str] = set()
         self._finished = 0
         self._lock = threading.Lock()
@@ -271,6 +309,17 @@ class _PartCollector:
         self._expected = {item.part_name for item in work}
         self._started = time.perf_counter()
 
+    def trainings_in_file(self) -> set[tuple[str, str, int]]:
+        """(task, architecture key, measurement seed) of every training in the records file: read
+        once, then kept up to date by :meth:`collect`, the only writer while generation runs."""
+        with self._lock:
+            return set(self._trainings())
+
+    def _trainings(self) -> set[tuple[str, str, int]]:
+        if self._in_file is None:
+            self._in_file = measured(self._out_path)
+        return self._in_file
+
     def collect(self) -> set[tuple[str, str, int]]:
         """Move every finished part into the records file; returns the trainings it appended."""
         appended: set[tuple[str, str, int]] = set()
@@ -278,7 +327,7 @@ class _PartCollector:
             names = sorted(name for name in list_files(self._parts_dir) if name.endswith(".json"))  # a worker's temporary file starts with a dot
             if not names:
                 return appended
-            done = measured(self._out_path)
+            done = self._trainings()
             for name in names:
                 path = join(self._parts_dir, name)
                 content = json.loads(read_text(path))

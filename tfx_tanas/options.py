@@ -110,6 +110,10 @@ PRIOR_ARCHITECTURES_PER_TASK = 40
 CONTINUOUS_FRACTION = 0.25  # of each task's random architectures; the bundled records use it
 MEASUREMENTS = 1  # trainings (seeds) per architecture: protocol 2's k-fold scores already agree at Spearman 0.76
 CHUNK_SIZE = 8  # architectures per Beam element of the records generator
+# A records generator's worker trains this many elements in a child process, then starts a fresh
+# one: TensorFlow keeps about 0.35 GB of every task a process trained (benchmarks/generation_memory.py),
+# so a worker training hundreds of tasks would otherwise outgrow the machine's memory.
+ELEMENTS_PER_PROCESS = 8
 # Beam options spreading meta-training over every local core (DirectRunner, one process per core);
 # on Dataflow, Flink or Spark pass that runner's options instead.
 LOCAL_PARALLEL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
