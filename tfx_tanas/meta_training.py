@@ -43,7 +43,7 @@ from tfx_tanas.options import (
     PRIOR_ARCHITECTURES_PER_TASK,
 )
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
-from tfx_tanas.records import Record, append_lines, json_lines, measured, rewrite_lines
+from tfx_tanas.records import Record, append_lines, drop_torn_tail, json_lines, measured, rewrite_lines
 from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
 from tfx_tanas.tasks import MAX_TASK_ROWS, Task, task_from_id
 from tfx_tanas.training import cross_validated_scores
@@ -317,6 +317,7 @@ class _PartCollector:
 
     def _trainings(self) -> set[tuple[str, str, int]]:
         if self._in_file is None:
+            drop_torn_tail(self._out_path)  # once: then this collector's own appends are whole
             self._in_file = measured(self._out_path)
         return self._in_file
 
@@ -335,7 +336,7 @@ class _PartCollector:
                     self._summary.tasks_skipped[content["task"]] = content["skipped"]
                     log.warning("skipped %s: %s", content["task"], content["skipped"])
                 fresh = [line for line in content.get("records", []) if not _measured_by(line) <= done]
-                append_lines(self._out_path, fresh)
+                append_lines(self._out_path, fresh, tail_checked=True)
                 keys = {key for line in fresh for key in _measured_by(line)}
                 done.update(keys)
                 appended.update(keys)

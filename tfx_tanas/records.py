@@ -166,11 +166,13 @@ def append_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
     append_lines(path, [record.to_json() for record in records])
 
 
-def append_lines(path: str | os.PathLike, lines: Iterable[dict[str, Any]]) -> None:
-    """:func:`append_records` for lines already in JSON form (e.g. written by a Beam worker)."""
+def append_lines(path: str | os.PathLike, lines: Iterable[dict[str, Any]], tail_checked: bool = False) -> None:
+    """:func:`append_records` for lines already in JSON form (e.g. written by a Beam worker).
+    ``tail_checked``: the caller already dropped a torn last line (checking reads the whole file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    drop_torn_tail(path)
+    if not tail_checked:
+        drop_torn_tail(path)
     with open_records(path, "at") as handle:
         handle.write("".join(_line(data) for data in lines))
 
