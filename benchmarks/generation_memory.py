@@ -5,17 +5,21 @@ prior, not returned by ``keras.backend.clear_session()``, ``gc.collect()`` or ``
 a Beam worker that trains hundreds of tasks grows until the machine runs out of memory. Generation
 therefore trains in a child process replaced every ``elements_per_process`` tasks
 (:data:`~tfx_tanas.options.ELEMENTS_PER_PROCESS`). This runs :func:`~tfx_tanas.meta_training.generate_records`
-on the same tasks of the prior in this process (the in-process DirectRunner, so this process is
-the worker), first training in the process itself, then in children, sampling the resident memory
-of the process and its children every half second, and prints the peak and the wall time of each.
+on the same tasks of the prior, once training in the worker's own process and once in children,
+each in a fresh Python process that is the worker (the in-process DirectRunner), sampling the
+resident memory of that process and its children every half second, and prints the memory once
+TensorFlow is imported, the peak and the wall time of each.
 
-    .venv/bin/python benchmarks/generation_memory.py [--tasks 6] [--elements-per-process 3]
+    .venv/bin/python benchmarks/generation_memory.py [--tasks 6] [--elements-per-process 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -66,29 +70,33 @@ def _resident_gb() -> float:
     return total / 2**30
 
 
+def measure(tasks: int, elements_per_process: int | None) -> dict[str, float]:
+    """Generation on the first ``tasks`` of the prior in this process, with its memory and time."""
+    with tempfile.TemporaryDirectory() as scratch, PeakMemory() as memory:
+        started = time.perf_counter()
+        summary = generate_records(
+            prior_tasks(tasks, seed=0, max_rows=PRIOR_MAX_ROWS), Path(scratch) / "records.jsonl", DEFAULT_SPACE,
+            archs_per_task=PRIOR_ARCHITECTURES_PER_TASK, protocol=PROTOCOL_V2, measurements=1, elements_per_process=elements_per_process,
+        )
+        seconds = time.perf_counter() - started
+    return {"trainings": summary.records_written, "start_gb": memory.start_gb, "peak_gb": memory.peak_gb, "seconds": seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=6, help="tasks of the prior (its draws of at most 1000 rows)")
-    parser.add_argument("--elements-per-process", type=int, default=3)
+    parser.add_argument("--elements-per-process", type=int, default=2)
+    parser.add_argument("--one", choices=["own", "children"], help=argparse.SUPPRESS)  # a variant, in a fresh process
     args = parser.parse_args()
-    tasks = prior_tasks(args.tasks, seed=0, max_rows=PRIOR_MAX_ROWS)
-    rows = []
-    # children first: what the worker's own process keeps would otherwise raise the second figure
-    for label, per_process in ((f"in children of {args.elements_per_process} tasks", args.elements_per_process), ("in the worker's process", None)):
-        with tempfile.TemporaryDirectory() as scratch, PeakMemory() as memory:
-            started = time.perf_counter()
-            summary = generate_records(
-                tasks, Path(scratch) / "records.jsonl", DEFAULT_SPACE, archs_per_task=PRIOR_ARCHITECTURES_PER_TASK,
-                protocol=PROTOCOL_V2, measurements=1, elements_per_process=per_process,
-            )
-            seconds = time.perf_counter() - started
-        rows.append((label, summary.records_written, memory.start_gb, memory.peak_gb, seconds))
-        print(f"{label}: {summary.records_written} trainings, {memory.start_gb:.2f} GB at the start, peak {memory.peak_gb:.2f} GB, {seconds:.0f} s", flush=True)
-    print()
-    print(f"| {args.tasks} tasks of the prior, trained | trainings | resident memory at the start / peak (GB) | wall s |")
+    if args.one:
+        print(json.dumps(measure(args.tasks, None if args.one == "own" else args.elements_per_process)))
+        return
+    print(f"| {args.tasks} tasks of the prior, trained | trainings | resident memory after import / peak (GB) | wall s |")
     print("| --- | ---: | ---: | ---: |")
-    for label, trainings, start, peak, seconds in rows:
-        print(f"| {label} | {trainings} | {start:.2f} / {peak:.2f} | {seconds:.0f} |")
+    for variant, label in (("own", "in the worker's own process"), ("children", f"in children of {args.elements_per_process} tasks")):
+        argv = [sys.executable, __file__, "--tasks", str(args.tasks), "--elements-per-process", str(args.elements_per_process), "--one", variant]
+        result = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        print(f"| {label} | {result['trainings']} | {result['start_gb']:.2f} / {result['peak_gb']:.2f} | {result['seconds']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
