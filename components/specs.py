@@ -31,6 +31,7 @@ CONTINUOUS_FRACTION_KEY = "continuous_fraction"
 CHUNK_SIZE_KEY = "chunk_size"
 SEED_KEY = "seed"
 MEASUREMENTS_KEY = "measurements"
+ELEMENTS_PER_PROCESS_KEY = "elements_per_process"  # a worker's child process trains this many elements (0: none)
 LOSS_KEY = "loss"
 META_FEATURE_MODE_KEY = "meta_features_mode"
 ENSEMBLE_SIZE_KEY = "ensemble_size"
@@ -65,6 +66,7 @@ class ArchitectureRecordsGenSpec(ComponentSpec):
         CHUNK_SIZE_KEY: ExecutionParameter(type=int),
         SEED_KEY: ExecutionParameter(type=int),
         MEASUREMENTS_KEY: ExecutionParameter(type=int),
+        ELEMENTS_PER_PROCESS_KEY: ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {}
     OUTPUTS = {RECORDS_KEY: ChannelParameter(type=artifacts.RecordsArtifact)}

@@ -27,6 +27,7 @@ def create_offline_pipeline(
     evaluator_config: EvaluatorConfig | None = None,
     seed: int = 0,
     measurements: int = options.MEASUREMENTS,
+    elements_per_process: int = options.ELEMENTS_PER_PROCESS,
     beam_pipeline_args: Sequence[str] = options.LOCAL_PARALLEL_BEAM_ARGS,
     enable_cache: bool = True,
 ) -> pipeline.Pipeline:
@@ -42,6 +43,7 @@ def create_offline_pipeline(
         chunk_size=chunk_size,
         seed=seed,
         measurements=measurements,
+        elements_per_process=elements_per_process,
     )
     evaluator_trainer = EvaluatorTrainer(
         records=records_gen.outputs["records"],

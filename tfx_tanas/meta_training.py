@@ -260,7 +260,7 @@ class _TrainToPart:
     def __call__(self, item: WorkItem) -> Iterator[str]:
         arguments = (item, self._protocol, self._seed, self._max_rows)
         try:
-            content = part_content(*arguments) if self._elements_per_process is None else self._fresh_child().submit(part_content, *arguments).result()
+            content = _part_content(*arguments) if self._elements_per_process is None else self._fresh_child().submit(_part_content, *arguments).result()
         except BrokenProcessPool:
             self._child = None  # the child died (out of memory?): a retry of the element starts a fresh one
             raise
@@ -278,7 +278,7 @@ class _TrainToPart:
         return self._child
 
 
-def part_content(item: WorkItem, protocol: TrainingProtocol, seed: int, max_rows: int) -> dict[str, Any]:
+def _part_content(item: WorkItem, protocol: TrainingProtocol, seed: int, max_rows: int) -> dict[str, Any]:
     """What a worker writes for one element: its task's records, or why the task was skipped."""
     try:
         records = records_for_task(item.task, item.architectures, protocol, seed, len(item.architectures), item.measurement, max_rows)

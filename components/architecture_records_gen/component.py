@@ -22,7 +22,8 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
     synthetic_tasks(60)``); each gets ``architectures_per_task`` seeded samples, a
     ``continuous_fraction`` of them continuous mixtures, trained in chunks of ``chunk_size``
     per Beam element, each ``measurements`` times (measurement seeds 0, 1, ...; the evaluator
-    fits the mean score). Pass runner options with ``.with_beam_pipeline_args([...])`` or the
+    fits the mean score). Each worker trains ``elements_per_process`` elements in a child process,
+    then starts a fresh one, which bounds its memory on long runs (0: train in the worker). Pass runner options with ``.with_beam_pipeline_args([...])`` or the
     pipeline's ``beam_pipeline_args``.
 
     Output ``records``: a ``tfx_tanas.RecordsArtifact`` artifact holding ``records.jsonl``
@@ -40,6 +41,7 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
         chunk_size: int = options.CHUNK_SIZE,
         seed: int = 0,
         measurements: int = options.MEASUREMENTS,
+        elements_per_process: int = options.ELEMENTS_PER_PROCESS,
     ):
         super().__init__(
             spec=specs.ArchitectureRecordsGenSpec(
@@ -49,6 +51,7 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
                 chunk_size=chunk_size,
                 seed=seed,
                 measurements=measurements,
+                elements_per_process=elements_per_process,
                 records=types.Channel(type=artifacts.RecordsArtifact),
             )
         )

@@ -59,6 +59,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 beam_pipeline_args=self._beam_pipeline_args,
                 parts_dir=parts_dir,
                 chunk_size=int(exec_properties[specs.CHUNK_SIZE_KEY]),
+                elements_per_process=elements_per_process(exec_properties),
             )
             if tf.io.gfile.exists(parts_dir):
                 tf.io.gfile.rmtree(parts_dir)
@@ -73,6 +74,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         output.set_int_custom_property(artifacts.NUM_RECORDS, summary.records_written)
         output.set_int_custom_property(artifacts.NUM_TASKS, summary.tasks_done)
         output.set_int_custom_property(artifacts.NUM_TASKS_SKIPPED, len(summary.tasks_skipped))
+
+
+def elements_per_process(exec_properties: dict[str, Any]) -> int | None:
+    """The child-process budget of a worker; 0 or unset (a pipeline compiled before it existed) as
+    the library's ``None``: train in the worker itself."""
+    return int(exec_properties.get(specs.ELEMENTS_PER_PROCESS_KEY) or 0) or None
 
 
 def parse_tasks(text: str) -> list[Task]:
