@@ -10,7 +10,7 @@ import pytest
 from tfx.dsl.components.base import base_beam_executor
 
 from tfx_tanas.components import artifacts
-from tfx_tanas.components.architecture_records_gen.executor import SKIPPED_FILE, Executor
+from tfx_tanas.components.architecture_records_gen.executor import SKIPPED_FILE, Executor, elements_per_process
 from tfx_tanas.errors import InputError
 from tfx_tanas.meta_training import task_architectures
 from tfx_tanas.records import RECORDS_FILE, read_records
@@ -75,3 +75,10 @@ def test_malformed_tasks_are_refused(tmp_path: Path) -> None:
         Executor().Do({}, {"records": [records]}, {"tasks": '[{"name": "iris"}]', "architectures_per_task": 3,
                                                      "continuous_fraction": 0.0, "chunk_size": 2, "seed": 0,
                                                      "measurements": 1})
+
+
+def test_child_process_budget_reads_zero_and_older_pipelines_as_training_in_the_worker() -> None:
+    # 0 is the CLI's "no child processes"; a pipeline compiled before the parameter has no key.
+    assert elements_per_process({"elements_per_process": 8}) == 8
+    assert elements_per_process({"elements_per_process": 0}) is None
+    assert elements_per_process({}) is None

@@ -23,8 +23,8 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
     ``continuous_fraction`` of them continuous mixtures, trained in chunks of ``chunk_size``
     per Beam element, each ``measurements`` times (measurement seeds 0, 1, ...; the evaluator
     fits the mean score). Each worker trains ``elements_per_process`` elements in a child process,
-    then starts a fresh one, which bounds its memory on long runs (0: train in the worker). Pass runner options with ``.with_beam_pipeline_args([...])`` or the
-    pipeline's ``beam_pipeline_args``.
+    then starts a fresh one, which bounds its memory on long runs (0: train in the worker). Pass
+    runner options with ``.with_beam_pipeline_args([...])`` or the pipeline's ``beam_pipeline_args``.
 
     Output ``records``: a ``tfx_tanas.RecordsArtifact`` artifact holding ``records.jsonl``
     (and ``skipped.jsonl``, the tasks that could not be used and why).
