@@ -44,7 +44,7 @@ from tfx_tanas.options import (
 )
 from tfx_tanas.protocol import DEFAULT_PROTOCOL, TrainingProtocol
 from tfx_tanas.records import Record, append_lines, drop_torn_tail, json_lines, measured, rewrite_lines
-from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures
+from tfx_tanas.search_space import Architecture, SearchSpace, sample_architectures, sample_discrete_and_continuous
 from tfx_tanas.tasks import MAX_TASK_ROWS, Task, task_from_id
 from tfx_tanas.training import cross_validated_scores
 
@@ -76,11 +76,9 @@ def task_architectures(space: SearchSpace, task: Task | ImageTask, count: int, s
     wanted = count - len(shared)
     default = IMAGE_ARCHITECTURES_PER_TASK if isinstance(task, ImageTask) else ARCHITECTURES_PER_TASK
     pool_size = max(wanted, default - len(shared))
-    pool = sample_architectures(space, pool_size, task_seed(task, seed), continuous_fraction)
-    pool_continuous = int(round(pool_size * continuous_fraction))  # sample_architectures draws these last
-    continuous = min(int(round(wanted * continuous_fraction)), pool_continuous)
-    discrete = pool[: pool_size - pool_continuous][: wanted - continuous]
-    sampled = shared + discrete + pool[pool_size - pool_continuous :][:continuous]
+    discrete_pool, continuous_pool = sample_discrete_and_continuous(space, pool_size, task_seed(task, seed), continuous_fraction)
+    continuous = min(int(round(wanted * continuous_fraction)), len(continuous_pool))
+    sampled = shared + discrete_pool[: wanted - continuous] + continuous_pool[:continuous]
     return list({arch.key: arch for arch in sampled}.values())
 
 

@@ -553,11 +553,19 @@ IMAGE_SPACE = SearchSpace(
 
 def sample_architectures(space: SearchSpace, count: int, seed: int, continuous_fraction: float = 0.0) -> list[Architecture]:
     """``count`` architectures, a ``continuous_fraction`` of them continuous mixtures; seeded."""
+    discrete, continuous = sample_discrete_and_continuous(space, count, seed, continuous_fraction)
+    return discrete + continuous
+
+
+def sample_discrete_and_continuous(
+    space: SearchSpace, count: int, seed: int, continuous_fraction: float
+) -> tuple[list[Architecture], list[Architecture]]:
+    """The draws of :func:`sample_architectures`, discrete ones and continuous mixtures apart, for
+    a caller that takes a share of each."""
     rng = np.random.default_rng(seed)
     num_continuous = int(round(count * continuous_fraction))
-    archs = [space.sample(rng) for _ in range(count - num_continuous)]
-    archs += [space.sample_continuous(rng) for _ in range(num_continuous)]
-    return archs
+    discrete = [space.sample(rng) for _ in range(count - num_continuous)]
+    return discrete, [space.sample_continuous(rng) for _ in range(num_continuous)]
 
 
 def default_space(modality: str) -> SearchSpace:
