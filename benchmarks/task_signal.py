@@ -8,6 +8,12 @@ tasks (``k`` = all) and with the task's own best of the set (an oracle). If no `
 best on average, the meta-features do not say which of these networks suits which task, and no
 evaluator trained on them can either. Prints a table per network set.
 
+A learned selector gets the same test: random forests mapping meta-features to each shared
+network's within-task standing, trained (5 folds over the real tasks) on the other real tasks, or
+on every other task of the records (the synthetic prior's too, as the evaluator is), pick the
+network of highest predicted standing (algorithm selection, as auto-sklearn 2.0 selects among its
+portfolio).
+
     python benchmarks/task_signal.py --records tfx_tanas/assets/records.jsonl.gz
 """
 
@@ -29,11 +35,17 @@ from tfx_tanas.records import average_over_seeds, read_records  # noqa: E402
 from tfx_tanas.search_space import DEFAULT_SPACE  # noqa: E402
 
 NEIGHBOURS = (5, 10, 20, 40, 80)
+SELECTOR_FOLDS = 5
+
+
+def within_task_standing(scores: np.ndarray) -> np.ndarray:
+    """Each row's scores as normal quantiles of their ranks: comparable across tasks."""
+    return np.array([norm.ppf((rankdata(row) - 0.5) / len(row)) for row in scores])
 
 
 def held_out_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per task: regret (points) of the best-on-average pick and of the k-nearest-tasks pick."""
-    standing = np.array([norm.ppf((rankdata(row) - 0.5) / len(row)) for row in scores])
+    standing = within_task_standing(scores)
     regret = 100.0 * (best[:, None] - scores)
     z = (meta - meta.mean(0)) / (meta.std(0) + 1e-9)
     blind, aware = [], []
@@ -43,6 +55,26 @@ def held_out_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, k: in
         blind.append(regret[task, np.argmax(standing[others].mean(0))])
         aware.append(regret[task, np.argmax(standing[nearest].mean(0))])
     return np.array(blind), np.array(aware)
+
+
+def selector_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, real: np.ndarray) -> dict[str, np.ndarray]:
+    """Per real task: the regret of best-on-average minus the regret of a random-forest selector's
+    pick, the selector trained on the other real tasks or on every other task."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    standing, regret = within_task_standing(scores), 100.0 * (best[:, None] - scores)
+    meta = np.nan_to_num(meta, posinf=0.0, neginf=0.0)
+    real_tasks = np.flatnonzero(real)
+    fold = np.random.default_rng(0).permutation(len(real_tasks)) % SELECTOR_FOLDS
+    gains: dict[str, list[float]] = {"other real tasks": [], "every other task": []}
+    for k in range(SELECTOR_FOLDS):
+        held = real_tasks[fold == k]
+        blind = np.argmax(standing[np.setdiff1d(np.arange(len(scores)), held)].mean(0))
+        for name, training in (("other real tasks", np.setdiff1d(real_tasks, held)), ("every other task", np.setdiff1d(np.arange(len(scores)), held))):
+            forest = RandomForestRegressor(300, min_samples_leaf=5, max_features=0.3, random_state=0).fit(meta[training], standing[training])
+            picks = forest.predict(meta[held]).argmax(1)
+            gains[name] += list(regret[held, blind] - regret[held, picks])
+    return {name: np.array(values) for name, values in gains.items()}
 
 
 def main() -> None:
@@ -77,6 +109,17 @@ def main() -> None:
             _, aware = held_out_gains(scores, best, np.array([meta[t] for t in tasks]), k)
             gain = blind - aware
             print(f"| {k} | {aware.mean():.2f} | {gain.mean():+.2f} +/- {gain.std(ddof=1) / np.sqrt(len(gain)):.2f} |")
+        every = [t for t in by_task if all(k in by_task[t] for k in keys)]
+        real = np.array([not t.startswith(("synthetic/", "prior/")) for t in every])
+        gains = selector_gains(
+            np.array([[by_task[t][k] for k in keys] for t in every]),
+            np.array([max(by_task[t].values()) for t in every]),
+            np.array([meta[t] for t in every]),
+            real,
+        )
+        print(f"\nrandom-forest selector ({SELECTOR_FOLDS} folds over the real tasks; {len(every)} tasks measured all {len(keys)}):")
+        for name, gain in gains.items():
+            print(f"trained on {name}: gain over best-on-average {gain.mean():+.2f} +/- {gain.std(ddof=1) / np.sqrt(len(gain)):.2f}")
 
 
 if __name__ == "__main__":
