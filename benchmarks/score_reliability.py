@@ -37,8 +37,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from scipy.stats import norm, rankdata, spearmanr  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 
+from tfx_tanas.evaluator.fit import within_task_standing  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures, task_architectures  # noqa: E402
 from tfx_tanas.options import CONTINUOUS_FRACTION, MAX_TASK_ROWS  # noqa: E402
 from tfx_tanas.protocol import DEFAULT_PROTOCOL  # noqa: E402
@@ -126,7 +127,8 @@ def cross_measured_oracle(by_task: dict[str, list], num_tasks: int, seed: int) -
     keys = [a.key for a in shared]
     scores = {task: {r.architecture.key: r.score for r in records if 0 in r.seeds} for task, records in by_task.items()}
     complete = sorted(task for task, row in scores.items() if all(k in row for k in keys))
-    standing = np.array([norm.ppf((rankdata([scores[t][k] for k in keys]) - 0.5) / len(keys)) for t in complete])
+    matrix = np.array([[scores[t][k] for k in keys] for t in complete])
+    standing = within_task_standing(matrix.ravel(), np.repeat(np.arange(len(complete)), len(keys)), "rank").reshape(matrix.shape)
     real = [t for t in complete if t.split("/")[0] in REAL_SOURCES]
     chosen = seeded_sample(real, num_tasks, seed)
     print(f"{len(shared)} shared networks; best-on-average from {len(complete) - 1} other tasks; measurement 1 of {len(chosen)} real tasks")

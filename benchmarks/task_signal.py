@@ -27,8 +27,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from scipy.stats import norm, rankdata  # noqa: E402
 
+from tfx_tanas.evaluator.fit import within_task_standing  # noqa: E402
 from tfx_tanas.meta_features import META_FEATURE_NAMES  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures  # noqa: E402
 from tfx_tanas.records import average_over_seeds, read_records  # noqa: E402
@@ -38,14 +38,15 @@ NEIGHBOURS = (5, 10, 20, 40, 80)
 SELECTOR_FOLDS = 5
 
 
-def within_task_standing(scores: np.ndarray) -> np.ndarray:
-    """Each row's scores as normal quantiles of their ranks: comparable across tasks."""
-    return np.array([norm.ppf((rankdata(row) - 0.5) / len(row)) for row in scores])
+def standing_by_task(scores: np.ndarray) -> np.ndarray:
+    """Each row's (task's) scores as normal quantiles of their ranks, the evaluator's "rank" standing."""
+    tasks = np.repeat(np.arange(len(scores)), scores.shape[1])
+    return within_task_standing(scores.ravel(), tasks, "rank").reshape(scores.shape)
 
 
 def held_out_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per task: regret (points) of the best-on-average pick and of the k-nearest-tasks pick."""
-    standing = within_task_standing(scores)
+    standing = standing_by_task(scores)
     regret = 100.0 * (best[:, None] - scores)
     z = (meta - meta.mean(0)) / (meta.std(0) + 1e-9)
     blind, aware = [], []
@@ -58,11 +59,12 @@ def held_out_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, k: in
 
 
 def selector_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, real: np.ndarray) -> dict[str, np.ndarray]:
-    """Per real task: the regret of best-on-average minus the regret of a random-forest selector's
-    pick, the selector trained on the other real tasks or on every other task."""
+    """Per real task: the regret of best-on-average (over every task outside the fold) minus the
+    regret of a random-forest selector's pick, the selector trained on the other real tasks or on
+    every other task."""
     from sklearn.ensemble import RandomForestRegressor
 
-    standing, regret = within_task_standing(scores), 100.0 * (best[:, None] - scores)
+    standing, regret = standing_by_task(scores), 100.0 * (best[:, None] - scores)
     meta = np.nan_to_num(meta, posinf=0.0, neginf=0.0)
     real_tasks = np.flatnonzero(real)
     fold = np.random.default_rng(0).permutation(len(real_tasks)) % SELECTOR_FOLDS
