@@ -14,6 +14,12 @@ on every other task of the records (the synthetic prior's too, as the evaluator 
 network of highest predicted standing (algorithm selection, as auto-sklearn 2.0 selects among its
 portfolio).
 
+And the evaluator's own test with another model class: gradient-boosted trees mapping (meta-features,
+architecture encoding) to the within-task standing, held out over the real tasks exactly as
+``benchmarks/evaluator_cv.py --hold-out real`` holds out the evaluator network, pick among each held-out
+task's measured networks. Fitted once on the encoding alone and once with the meta-features: what
+the second gains over the first is task signal a model can read from these records.
+
     python benchmarks/task_signal.py --records tfx_tanas/assets/records.jsonl.gz
 """
 
@@ -29,10 +35,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from tfx_tanas.evaluator.fit import within_task_standing  # noqa: E402
+from tfx_tanas.meta_evaluation import best_on_average, within_task_figures  # noqa: E402
 from tfx_tanas.meta_features import META_FEATURE_NAMES  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures  # noqa: E402
-from tfx_tanas.records import average_over_seeds, read_records  # noqa: E402
+from tfx_tanas.records import Record, average_over_seeds, read_records, to_arrays  # noqa: E402
 from tfx_tanas.search_space import DEFAULT_SPACE  # noqa: E402
+from tfx_tanas.tasks import REAL_SOURCES  # noqa: E402
 
 NEIGHBOURS = (5, 10, 20, 40, 80)
 SELECTOR_FOLDS = 5
@@ -79,13 +87,51 @@ def selector_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, real:
     return {name: np.array(values) for name, values in gains.items()}
 
 
+def boosted_tree_figures(records: list[Record], with_meta_features: bool, seed: int) -> tuple[float, float, np.ndarray]:
+    """Leave-task-out over 5 folds of the real tasks (:func:`tfx_tanas.meta_evaluation.leave_task_out`'s
+    folds for ``seed``; synthetic and prior tasks always train): within-task Spearman, median top-1
+    regret, and per real task the pick's gain (points) over the best-on-average network."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    arrays = to_arrays(records)
+    keys = np.array([r.architecture.key for r in records])
+    discrete = np.array([r.architecture.is_discrete for r in records])
+    inputs = np.hstack([np.nan_to_num(arrays.meta_features, posinf=0.0, neginf=0.0), arrays.encodings]) if with_meta_features else arrays.encodings
+    standing = within_task_standing(arrays.scores.astype(np.float64), arrays.groups, "rank")
+    real = np.array([g.split("/")[0] in REAL_SOURCES for g in arrays.groups])
+    tasks = np.unique(arrays.groups[real])
+    fold_of = dict(zip(np.random.default_rng(seed).permutation(list(tasks)), np.arange(len(tasks)) % SELECTOR_FOLDS))
+    fold = np.array([fold_of.get(t, -1) for t in arrays.groups])  # -1: always in training
+    predicted, baseline_picks = np.full(len(records), -np.inf), np.zeros(len(records), dtype=bool)
+    for k in range(SELECTOR_FOLDS):
+        training, held = fold != k, fold == k
+        model = HistGradientBoostingRegressor(max_iter=400, learning_rate=0.05, min_samples_leaf=40, random_state=0)
+        predicted[held] = model.fit(inputs[training], standing[training]).predict(inputs[held])
+        baseline_picks |= held & (keys == best_on_average([r for r, f in zip(records, fold) if f != k]))
+    rows = real & discrete
+    figures = within_task_figures(arrays.groups[rows], predicted[rows], arrays.scores[rows], baseline_picks[rows])
+    gains = np.array([f.best_on_average_regret_points - f.regret_points for f in figures])
+    spearman = float(np.nanmean([f.spearman for f in figures]))
+    return spearman, float(np.median([f.regret_points for f in figures])), gains[~np.isnan(gains)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", default=str(Path(__file__).parents[1] / "tfx_tanas" / "assets" / "records.jsonl.gz"))
+    parser.add_argument("--fold-seeds", default="0,1,2", help="comma-separated fold assignments of the boosted-tree test")
     args = parser.parse_args()
+    records = average_over_seeds(read_records(args.records))
+    print("boosted trees as the evaluator, held out over 5 folds of the real tasks (pick among each task's measured networks):\n")
+    print("| inputs | fold seed | within-task Spearman | median top-1 regret | pick minus best-on-average (+/- s.e.) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for seed in (int(value) for value in args.fold_seeds.split(",")):
+        for with_meta_features in (False, True):
+            spearman, regret, gain = boosted_tree_figures(records, with_meta_features, seed)
+            inputs = "meta-features + architecture" if with_meta_features else "architecture only"
+            print(f"| {inputs} | {seed} | {spearman:.3f} | {regret:.2f} | {gain.mean():+.2f} +/- {gain.std(ddof=1) / np.sqrt(len(gain)):.2f} |", flush=True)
     by_task: dict[str, dict[str, float]] = defaultdict(dict)
     meta: dict[str, np.ndarray] = {}
-    for record in average_over_seeds(read_records(args.records)):
+    for record in records:
         by_task[record.task][record.architecture.key] = record.score
         meta[record.task] = record.meta_features.vector(META_FEATURE_NAMES)
     sets = {
