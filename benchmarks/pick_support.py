@@ -39,7 +39,7 @@ import pandas as pd  # noqa: E402
 from zero_shot import default_mlp, evaluator_config, held_out_splits  # noqa: E402
 
 from tfx_tanas.evaluator import ArchitectureEvaluator  # noqa: E402
-from tfx_tanas.meta_evaluation import best_on_average  # noqa: E402
+from tfx_tanas.meta_evaluation import assign_folds, best_on_average  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures  # noqa: E402
 from tfx_tanas.protocol import protocol_for  # noqa: E402
 from tfx_tanas.records import average_over_seeds, read_records  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> None:
     space = records[0].architecture.space
     shared = {a.key: a for a in reference_architectures(space) + space.portfolio()}
     real = sorted({r.task for r in records if r.task.split("/")[0] in REAL_SOURCES})
-    fold_of = dict(zip(np.random.default_rng(args.seed).permutation(real), np.arange(len(real)) % args.folds))
+    fold_of = assign_folds(real, args.folds, args.seed)
     config = evaluator_config(None)
     rows, started = [], time.perf_counter()
     for fold in range(args.folds):

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
 
-from tfx_tanas.meta_evaluation import within_task_figures  # noqa: E402
+from tfx_tanas.meta_evaluation import assign_folds, within_task_figures  # noqa: E402
 from tfx_tanas.records import read_records, to_arrays  # noqa: E402
 
 
@@ -65,11 +65,9 @@ def main() -> None:
 
 
 def _folds(groups: np.ndarray, folds: int, hold_out: str, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
     if hold_out == "architectures":
-        return rng.permutation(np.arange(len(groups)) % folds)
-    tasks = np.unique(groups)
-    fold_of = dict(zip(rng.permutation(tasks), np.arange(len(tasks)) % folds))
+        return np.random.default_rng(seed).permutation(np.arange(len(groups)) % folds)
+    fold_of = assign_folds(groups, folds, seed)
     return np.array([fold_of[t] for t in groups])
 
 

@@ -35,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from tfx_tanas.evaluator.fit import within_task_standing  # noqa: E402
-from tfx_tanas.meta_evaluation import best_on_average, within_task_figures  # noqa: E402
+from tfx_tanas.meta_evaluation import assign_folds, best_on_average, within_task_figures  # noqa: E402
 from tfx_tanas.meta_features import META_FEATURE_NAMES  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures  # noqa: E402
 from tfx_tanas.records import Record, average_over_seeds, read_records, to_arrays  # noqa: E402
@@ -88,8 +88,8 @@ def selector_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, real:
 
 
 def boosted_tree_figures(records: list[Record], with_meta_features: bool, seed: int) -> tuple[float, float, np.ndarray]:
-    """Leave-task-out over 5 folds of the real tasks (:func:`tfx_tanas.meta_evaluation.leave_task_out`'s
-    folds for ``seed``; synthetic and prior tasks always train): within-task Spearman, median top-1
+    """Leave-task-out over 5 folds of the real tasks (:func:`tfx_tanas.meta_evaluation.assign_folds`, as
+    ``leave_task_out`` assigns them for ``seed``; synthetic and prior tasks always train): within-task Spearman, median top-1
     regret, and per real task the pick's gain (points) over the best-on-average network."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -100,7 +100,7 @@ def boosted_tree_figures(records: list[Record], with_meta_features: bool, seed: 
     standing = within_task_standing(arrays.scores.astype(np.float64), arrays.groups, "rank")
     real = np.array([g.split("/")[0] in REAL_SOURCES for g in arrays.groups])
     tasks = np.unique(arrays.groups[real])
-    fold_of = dict(zip(np.random.default_rng(seed).permutation(list(tasks)), np.arange(len(tasks)) % SELECTOR_FOLDS))
+    fold_of = assign_folds(tasks, SELECTOR_FOLDS, seed)
     fold = np.array([fold_of.get(t, -1) for t in arrays.groups])  # -1: always in training
     predicted, baseline_picks = np.full(len(records), -np.inf), np.zeros(len(records), dtype=bool)
     for k in range(SELECTOR_FOLDS):

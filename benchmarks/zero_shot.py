@@ -56,7 +56,7 @@ import pandas as pd  # noqa: E402
 
 from tfx_tanas.data import clean_frame, stratified_split  # noqa: E402
 from tfx_tanas.evaluator import ArchitectureEvaluator, EvaluatorConfig  # noqa: E402
-from tfx_tanas.meta_evaluation import static_portfolio  # noqa: E402
+from tfx_tanas.meta_evaluation import assign_folds, static_portfolio  # noqa: E402
 from tfx_tanas.meta_training import reference_architectures  # noqa: E402
 from tfx_tanas.model_builder import build_network  # noqa: E402
 from tfx_tanas.protocol import TrainingProtocol, protocol_for  # noqa: E402
@@ -98,7 +98,7 @@ def main() -> None:
         return
     records = average_over_seeds(read_records(args.records))
     real = sorted({r.task for r in records if r.task.split("/")[0] in REAL_SOURCES})
-    fold_of = dict(zip(np.random.default_rng(args.seed).permutation(real), np.arange(len(real)) % args.folds))
+    fold_of = assign_folds(real, args.folds, args.seed)
     config = evaluator_config(args.config)
     rows, attempted, started = [], 0, time.perf_counter()
     for fold in range(args.folds):

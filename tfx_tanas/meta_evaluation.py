@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -135,6 +136,14 @@ def best_on_average(records: list[Record], coverage: float = 0.9) -> str:
     return portfolio[0].key
 
 
+def assign_folds(units: Iterable[str], folds: int, seed: int = 0) -> dict[str, int]:
+    """Each unit (a task, or a family of tasks) to one of ``folds`` folds of near-equal size, by a
+    seeded shuffle of the sorted units: every benchmark that holds out tasks calls this, so their
+    folds agree for one seed."""
+    ordered = sorted(set(units))
+    return {str(unit): int(fold) for unit, fold in zip(np.random.default_rng(seed).permutation(ordered), np.arange(len(ordered)) % folds)}
+
+
 def task_family(task_id: str) -> str:
     """The family a task was made from (``image/shapes_px16_...`` -> ``image/shapes``): tasks of
     one family are near copies of each other, so leave-family-out holds them out together."""
@@ -168,7 +177,7 @@ def leave_task_out(
     tasks = np.unique(arrays.groups[rotated])
     units = sorted({task_family(t) for t in tasks}) if by_family else list(tasks)
     folds = min(folds, len(units))
-    fold_of_unit = dict(zip(np.random.default_rng(seed).permutation(units), np.arange(len(units)) % folds))
+    fold_of_unit = assign_folds(units, folds, seed)
     fold_of = {t: fold_of_unit[task_family(t) if by_family else t] for t in tasks}
     fold = np.array([fold_of.get(t, -1) for t in arrays.groups])  # -1: always in training
     samples = task_samples(list(tasks), seed) if config.uses_learned else {}
