@@ -37,11 +37,17 @@ DIR/zero_shot.md (tables) and DIR/zero_shot.png.
     python benchmarks/zero_shot.py --records tfx_tanas/assets/records.jsonl.gz --out out/zero_shot --repeats 3
     python benchmarks/zero_shot.py --limit 4 --offset 4 --repeats 1 --out out/second   # 4 other tables per fold
     python benchmarks/zero_shot.py --merge out/first/zero_shot.csv out/second/zero_shot.csv --out out/both
+
+The evaluator refits take 10-20 minutes a fold on 2 cores; ``--evaluator-cache DIR`` saves each
+fold's evaluator there and later runs over other tables (same records file, configuration, folds
+and seed) load it instead of refitting.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -87,6 +93,7 @@ def main() -> None:
     parser.add_argument("--kt-trials", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="trainings (seeds) per chosen architecture; test accuracies averaged")
+    parser.add_argument("--evaluator-cache", help="directory of the folds' refit evaluators: loaded when fitted on the same records, configuration, folds and seed; else fitted and saved there")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +113,7 @@ def main() -> None:
         attempted += len(heldout)
         training = [r for r in records if fold_of.get(r.task) != fold]
         print(f"fold {fold + 1}/{args.folds}: evaluator on {len({r.task for r in training})} tasks, {len(heldout)} held out", flush=True)
-        evaluator = train_evaluator(training, config)
+        evaluator = fold_evaluator(training, config, args, fold)
         baselines = static_baselines(training)
         assert [a.key for a in evaluator.static_portfolio[:5]] == [a.key for a in baselines["portfolio-5"]]  # one definition
         for index, task_id in enumerate(heldout, start=1):
@@ -140,6 +147,24 @@ def evaluator_config(path: str | None) -> EvaluatorConfig:
         return EvaluatorConfig.from_dict(json.loads(Path(path).read_text()))
     shipped = Path(__file__).parents[1] / "tfx_tanas" / "assets" / "evaluator" / "evaluator.json"
     return EvaluatorConfig.from_dict(json.loads(shipped.read_text())["config"])
+
+
+def fold_evaluator(training: list[Record], config: EvaluatorConfig, args: argparse.Namespace, fold: int) -> ArchitectureEvaluator:
+    """The evaluator refit without the fold's tasks, from ``--evaluator-cache`` when fitted there
+    before on the same records file, configuration, folds and seed."""
+    if not args.evaluator_cache:
+        return train_evaluator(training, config)
+    fingerprint = hashlib.sha1(Path(args.records).read_bytes())
+    fingerprint.update(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
+    directory = Path(args.evaluator_cache) / f"fold{fold}of{args.folds}-seed{args.seed}-{fingerprint.hexdigest()[:12]}"
+    if directory.exists():
+        print(f"  evaluator from {directory}", flush=True)
+        return ArchitectureEvaluator.load(directory)
+    evaluator = train_evaluator(training, config)
+    partial = directory.with_name(directory.name + ".partial")
+    evaluator.save(partial)
+    partial.rename(directory)  # a run killed while saving leaves no directory a later run would trust
+    return evaluator
 
 
 def static_baselines(records: list[Record]) -> dict[str, list[Architecture]]:
