@@ -37,6 +37,7 @@ DIR/zero_shot.md (tables) and DIR/zero_shot.png.
     python benchmarks/zero_shot.py --records tfx_tanas/assets/records.jsonl.gz --out out/zero_shot --repeats 3
     python benchmarks/zero_shot.py --limit 4 --offset 4 --repeats 1 --out out/second   # 4 other tables per fold
     python benchmarks/zero_shot.py --merge out/first/zero_shot.csv out/second/zero_shot.csv --out out/both
+    python benchmarks/zero_shot.py --limit 4 --offset 4 --repeats 1 --out out/second --resume   # after a stop
 
 The evaluator refits take 10-20 minutes a fold on 2 cores; ``--evaluator-cache DIR`` saves each
 fold's evaluator there and later runs over other tables (same records file, configuration, folds
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--kt-trials", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="trainings (seeds) per chosen architecture; test accuracies averaged")
+    parser.add_argument("--resume", action="store_true", help="keep the rows of DIR/zero_shot.csv (a stopped run's) and measure only the tasks it lacks")
     parser.add_argument("--evaluator-cache", help="directory of the folds' refit evaluators: loaded when fitted on the same records, configuration, folds and seed; else fitted and saved there")
     args = parser.parse_args()
     out = Path(args.out)
@@ -107,10 +109,20 @@ def main() -> None:
     real = sorted({r.task for r in records if r.task.split("/")[0] in REAL_SOURCES})
     fold_of = assign_folds(real, args.folds, args.seed)
     config = evaluator_config(args.config)
-    rows, attempted, started = [], 0, time.perf_counter()
+    csv = out / "zero_shot.csv"
+    if csv.exists() and not args.resume:
+        raise SystemExit(f"zero_shot.py: {csv} exists: --resume to go on with that run, or another --out")
+    rows = pd.read_csv(csv).to_dict("records") if csv.exists() else []
+    done = {row["task"] for row in rows}
+    attempted, started = 0, time.perf_counter()
     for fold in range(args.folds):
         heldout = [t for t in real if fold_of[t] == fold][args.offset :][: args.limit]
         attempted += len(heldout)
+        if done:
+            print(f"fold {fold + 1}/{args.folds}: {len(done.intersection(heldout))} of {len(heldout)} held-out tasks measured before", flush=True)
+            heldout = [t for t in heldout if t not in done]
+            if not heldout:
+                continue
         training = [r for r in records if fold_of.get(r.task) != fold]
         print(f"fold {fold + 1}/{args.folds}: evaluator on {len({r.task for r in training})} tasks, {len(heldout)} held out", flush=True)
         evaluator = fold_evaluator(training, config, args, fold)
@@ -125,7 +137,7 @@ def main() -> None:
             rows.append({"fold": fold, **row})
             elapsed = time.perf_counter() - started
             print(f"  [{index}/{len(heldout)}] {task_id}: " + ", ".join(f"{m} {row[m]:.3f}" for m in METHODS) + f"; elapsed {elapsed:.0f}s", flush=True)
-            pd.DataFrame(rows).to_csv(out / "zero_shot.csv", index=False)
+            pd.DataFrame(rows).to_csv(csv, index=False)
     write_report(pd.DataFrame(rows), out, attempted)
 
 
