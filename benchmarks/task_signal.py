@@ -17,8 +17,10 @@ portfolio).
 And the evaluator's own test with another model class: gradient-boosted trees mapping (meta-features,
 architecture encoding) to the within-task standing, held out over the real tasks exactly as
 ``benchmarks/evaluator_cv.py --hold-out real`` holds out the evaluator network, pick among each held-out
-task's measured networks. Fitted once on the encoding alone and once with the meta-features: what
-the second gains over the first is task signal a model can read from these records.
+task's measured networks. Fitted on the encoding alone, with the meta-features but the
+fine-structure pair (``numeric_neighbour_agreement_max``, ``numeric_fine_structure_max``: meta-feature
+version 3), and with all of them: what each gains over the one before is task signal a model can
+read from these records.
 
     python benchmarks/task_signal.py --records tfx_tanas/assets/records.jsonl.gz
 """
@@ -87,7 +89,15 @@ def selector_gains(scores: np.ndarray, best: np.ndarray, meta: np.ndarray, real:
     return {name: np.array(values) for name, values in gains.items()}
 
 
-def boosted_tree_figures(records: list[Record], with_meta_features: bool, seed: int) -> tuple[float, float, np.ndarray]:
+FINE_STRUCTURE = ("numeric_neighbour_agreement_max", "numeric_fine_structure_max")
+TREE_INPUTS = {
+    "architecture only": (),
+    "meta-features without the fine structure + architecture": tuple(n for n in META_FEATURE_NAMES if n not in FINE_STRUCTURE),
+    "meta-features + architecture": META_FEATURE_NAMES,
+}
+
+
+def boosted_tree_figures(records: list[Record], meta_features: tuple[str, ...], seed: int) -> tuple[float, float, np.ndarray]:
     """Leave-task-out over 5 folds of the real tasks (:func:`tfx_tanas.meta_evaluation.assign_folds`, as
     ``leave_task_out`` assigns them for ``seed``; synthetic and prior tasks always train): within-task Spearman, median top-1
     regret, and per real task the pick's gain (points) over the best-on-average network."""
@@ -96,7 +106,8 @@ def boosted_tree_figures(records: list[Record], with_meta_features: bool, seed: 
     arrays = to_arrays(records)
     keys = np.array([r.architecture.key for r in records])
     discrete = np.array([r.architecture.is_discrete for r in records])
-    inputs = np.hstack([np.nan_to_num(arrays.meta_features, posinf=0.0, neginf=0.0), arrays.encodings]) if with_meta_features else arrays.encodings
+    columns = [META_FEATURE_NAMES.index(name) for name in meta_features]
+    inputs = np.hstack([np.nan_to_num(arrays.meta_features[:, columns], posinf=0.0, neginf=0.0), arrays.encodings])
     standing = within_task_standing(arrays.scores.astype(np.float64), arrays.groups, "rank")
     real = np.array([g.split("/")[0] in REAL_SOURCES for g in arrays.groups])
     tasks = np.unique(arrays.groups[real])
@@ -115,6 +126,27 @@ def boosted_tree_figures(records: list[Record], with_meta_features: bool, seed: 
     return spearman, float(np.median([f.regret_points for f in figures])), gains[~np.isnan(gains)]
 
 
+def print_largest_losses(records: list[Record], by_task: dict[str, dict[str, float]], meta: dict[str, np.ndarray], rows: int = 12) -> None:
+    """The real tasks where the best-on-average network trails the task's best recorded network
+    most, with the meta-features that should tell them apart."""
+    fallback = best_on_average(records)
+    real = [t for t in by_task if t.split("/")[0] in REAL_SOURCES and fallback in by_task[t]]
+    loss = {t: 100.0 * (max(by_task[t].values()) - by_task[t][fallback]) for t in real}
+    best = {r.task: r.architecture for r in records if r.task in loss and r.score == max(by_task[r.task].values())}
+    shown = ("numeric_neighbour_agreement_max", "numeric_fine_structure_max", "landmark_linear_gain")
+    print(f"the best-on-average network against each real task's best recorded network: mean {np.mean(list(loss.values())):.2f} points, median {np.median(list(loss.values())):.2f}; the largest losses:\n")
+    print("| task | points lost | " + " | ".join(shown) + " | the task's best network |")
+    print("| --- | ---: | " + "---: | " * len(shown) + "--- |")
+    for task in sorted(loss, key=loss.get, reverse=True)[:rows]:
+        figures = " | ".join(f"{meta[task][META_FEATURE_NAMES.index(name)]:.2f}" for name in shown)
+        print(f"| {task} | {loss[task]:.1f} | {figures} | {best[task].describe()} |")
+    print()
+
+
+def standard_error_line(points: np.ndarray) -> str:
+    return f"{points.mean():+.2f} +/- {points.std(ddof=1) / np.sqrt(len(points)):.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", default=str(Path(__file__).parents[1] / "tfx_tanas" / "assets" / "records.jsonl.gz"))
@@ -124,16 +156,21 @@ def main() -> None:
     print("boosted trees as the evaluator, held out over 5 folds of the real tasks (pick among each task's measured networks):\n")
     print("| inputs | fold seed | within-task Spearman | median top-1 regret | pick minus best-on-average (+/- s.e.) |")
     print("| --- | ---: | ---: | ---: | ---: |")
+    fine_structure_gains = []
     for seed in (int(value) for value in args.fold_seeds.split(",")):
-        for with_meta_features in (False, True):
-            spearman, regret, gain = boosted_tree_figures(records, with_meta_features, seed)
-            inputs = "meta-features + architecture" if with_meta_features else "architecture only"
-            print(f"| {inputs} | {seed} | {spearman:.3f} | {regret:.2f} | {gain.mean():+.2f} +/- {gain.std(ddof=1) / np.sqrt(len(gain)):.2f} |", flush=True)
+        gains = {}
+        for inputs, names in TREE_INPUTS.items():
+            spearman, regret, gains[inputs] = boosted_tree_figures(records, names, seed)
+            print(f"| {inputs} | {seed} | {spearman:.3f} | {regret:.2f} | {standard_error_line(gains[inputs])} |", flush=True)
+        without, with_all = list(gains.values())[1:]
+        fine_structure_gains.append(f"fold seed {seed}: {standard_error_line(with_all - without)}")
+    print("\nwhat the fine-structure pair adds to the pick, paired over the real tasks: " + "; ".join(fine_structure_gains) + "\n")
     by_task: dict[str, dict[str, float]] = defaultdict(dict)
     meta: dict[str, np.ndarray] = {}
     for record in records:
         by_task[record.task][record.architecture.key] = record.score
         meta[record.task] = record.meta_features.vector(META_FEATURE_NAMES)
+    print_largest_losses(records, by_task, meta)
     sets = {
         "references (random)": reference_architectures(DEFAULT_SPACE),
         "portfolio (strong)": DEFAULT_SPACE.portfolio(),

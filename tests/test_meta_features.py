@@ -15,6 +15,7 @@ from tfx_tanas.meta_features import (
     META_FEATURE_VERSION,
     MetaFeatures,
     compute_meta_features,
+    fine_structure,
     meta_features_for_frame,
     mutual_information,
     statistics_from_frame,
@@ -159,6 +160,29 @@ def test_landmarkers_tell_a_linear_task_from_a_non_linear_one():
     assert xor["landmark_linear_gain"] < 0.1  # a line cannot split XOR
     assert xor["landmark_forest_over_linear"] > 0.3
     assert xor["landmark_neighbors_over_linear"] > 0.3
+
+
+def test_fine_structure_tells_an_entity_id_from_a_smooth_trend():
+    """Panel data: rows of one subject share its label, so neighbours by id agree far more than
+    the id's quantile bins do; a label that is a threshold of a column agrees in both ways."""
+    rng = np.random.default_rng(0)
+    subject = np.repeat(np.arange(300), 8)
+    panel = pd.DataFrame({"id": subject, "noise": rng.normal(size=len(subject)), "y": rng.integers(0, 3, 300)[subject]})
+    x = rng.normal(size=2400)
+    trend = pd.DataFrame({"x": x, "noise": rng.normal(size=2400), "y": x > 0})
+    by_id = meta_features_for_frame(panel, "y").values
+    by_trend = meta_features_for_frame(trend, "y").values
+    assert by_id["numeric_fine_structure_max"] > 0.7
+    assert by_id["numeric_neighbour_agreement_max"] > 0.7
+    assert by_trend["numeric_neighbour_agreement_max"] > 0.9
+    assert by_trend["numeric_fine_structure_max"] < 0.15
+    neighbour, coarse = fine_structure(trend, "y", ["noise"])
+    assert abs(neighbour[0]) < 0.1 and abs(coarse[0]) < 0.1  # a column unrelated to the label: chance
+
+
+def test_fine_structure_skips_columns_with_few_values(hand_table):
+    neighbour, coarse = fine_structure(hand_table, "label", ["same", "gappy"])  # 3 and 8 distinct values
+    assert len(neighbour) == len(coarse) == 0
 
 
 def test_landmarkers_of_too_few_rows_credit_every_model_with_the_majority():

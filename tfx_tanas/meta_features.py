@@ -3,8 +3,10 @@
 Feature statistics come from a TFDV ``DatasetFeatureStatisticsList`` (StatisticsGen's output in a
 pipeline, ``tfdv.generate_statistics_from_dataframe`` outside one). Two things statistics cannot
 give are computed from the rows themselves: the class distribution (TFDV does not count the values
-of an integer label), the mutual information of each feature with the label, and landmarkers
-(:mod:`tfx_tanas.landmarkers`: what cheap classifiers achieve, a view of the task as a whole).
+of an integer label), the mutual information of each feature with the label, the fine structure of
+numeric columns (:func:`fine_structure`: labels that follow a column's exact values, as in panel
+data keyed by an entity id) and landmarkers (:mod:`tfx_tanas.landmarkers`: what cheap classifiers
+achieve, a view of the task as a whole).
 
 Every meta-feature is scale-free (ratios, logs, standardized quantities) so data sets with
 different units are comparable. Names and order are fixed by :data:`META_FEATURES`; changing them
@@ -27,9 +29,11 @@ from tfx_tanas.errors import InputError, VersionMismatchError
 from tfx_tanas.feature_generator import task_sample
 from tfx_tanas.landmarkers import landmark_accuracies
 
-META_FEATURE_VERSION = 2
+META_FEATURE_VERSION = 3  # 3: the fine-structure pair
 MI_SAMPLE_ROWS = 20000
 MI_BINS = 16
+FINE_STRUCTURE_ROWS = 5000
+FINE_STRUCTURE_BINS = 10
 
 
 @dataclasses.dataclass
@@ -41,6 +45,8 @@ class TaskSummary:
     numeric: pd.DataFrame  # one row per numeric feature: skew, log_range, missing, zeros, log_mean_std
     categorical: pd.DataFrame  # one row per categorical feature: log_cardinality, missing
     mutual_information: np.ndarray  # per feature, normalized by the label entropy
+    neighbour_agreement: np.ndarray  # per numeric feature with 10+ values: see fine_structure
+    coarse_agreement: np.ndarray
     landmarks: dict[str, float]  # holdout accuracy per model of landmarkers.LANDMARK_MODELS
 
 
@@ -89,6 +95,8 @@ META_FEATURES: tuple[tuple[str, Callable[[TaskSummary], float]], ...] = (
     *_aggregates("categorical_log_cardinality", lambda s: s.categorical["log_cardinality"].to_numpy()),
     *_aggregates("mutual_information", lambda s: s.mutual_information),
     ("mutual_information_sum", lambda s: float(s.mutual_information.sum())),
+    ("numeric_neighbour_agreement_max", lambda s: float(s.neighbour_agreement.max(initial=0.0))),
+    ("numeric_fine_structure_max", lambda s: float((s.neighbour_agreement - s.coarse_agreement).max(initial=0.0))),
     ("landmark_linear_gain", lambda s: s.landmarks["linear"] - s.landmarks["majority"]),
     *(
         (f"landmark_{model}_over_linear", lambda s, model=model: s.landmarks[model] - s.landmarks["linear"])
@@ -216,12 +224,15 @@ def summarize(statistics: Any, label: str, frame: pd.DataFrame) -> TaskSummary:
     if not numeric_rows and not categorical_rows:
         raise InputError("the statistics hold no feature besides the label")
     used = [n for n in [*numeric_rows, *categorical_rows] if n in frame.columns]
+    neighbour, coarse = fine_structure(frame, label, [n for n in numeric_rows if n in frame.columns])
     return TaskSummary(
         num_examples=num_examples,
         class_counts=counts,
         numeric=pd.DataFrame.from_dict(numeric_rows, orient="index", columns=_NUMERIC_COLUMNS),
         categorical=pd.DataFrame.from_dict(categorical_rows, orient="index", columns=["log_cardinality", "missing"]),
         mutual_information=mutual_information(frame, label, used),
+        neighbour_agreement=neighbour,
+        coarse_agreement=coarse,
         landmarks=landmark_accuracies(frame[[*used, label]], label),
     )
 
@@ -281,6 +292,39 @@ def mutual_information(frame: pd.DataFrame, label: str, columns: list[str], seed
             codes = pd.factorize(values.astype(str).where(values.notna(), ""))[0]
         result.append(_discrete_mutual_information(codes, y) / label_entropy)
     return np.array(result, dtype=float)
+
+
+def fine_structure(frame: pd.DataFrame, label: str, columns: list[str], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """How far each numeric column's exact values, beyond a smooth trend, tell the label.
+
+    Per column with at least 10 distinct values: the rows sorted by the column, how often
+    neighbours share a label (``neighbour``), and how often two rows of one of 10 quantile bins do
+    (``coarse``), both as Cohen's-kappa-like lifts over chance (0: no better than the class
+    frequencies, 1: always). Neighbours agreeing far more than bins do is the mark of an entity id
+    (a subject, household or school whose rows share outcomes): a network can memorize it with a
+    high-resolution numeric embedding and light weight decay, where the network best on average
+    (coarse embedding, strong decay) loses 10 or more points (benchmarks/task_signal.py). Computed
+    on at most :data:`FINE_STRUCTURE_ROWS` seeded rows; ties are in random order.
+    """
+    frame = frame.loc[frame[label].notna()]
+    frame = frame.sample(min(FINE_STRUCTURE_ROWS, len(frame)), random_state=seed)
+    y = pd.factorize(frame[label].map(label_to_class))[0]
+    chance = float(((np.bincount(y) / max(len(y), 1)) ** 2).sum())
+    neighbour, coarse = [], []
+    for column in columns:
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        present = np.isfinite(values)
+        x, labels = values[present], y[present]
+        if len(x) < 20 or len(np.unique(x)) < 10 or chance >= 1.0:
+            continue
+        order = np.argsort(x, kind="stable")  # the sample's order is random, so ties are too
+        agree = float((labels[order][1:] == labels[order][:-1]).mean())
+        bins = pd.qcut(x, FINE_STRUCTURE_BINS, labels=False, duplicates="drop")
+        counts = pd.crosstab(bins, labels).to_numpy(dtype=float)
+        within_bin = float((((counts / counts.sum(axis=1, keepdims=True)) ** 2).sum(axis=1) * counts.sum(axis=1)).sum() / counts.sum())
+        neighbour.append((agree - chance) / (1 - chance))
+        coarse.append((within_bin - chance) / (1 - chance))
+    return np.array(neighbour, dtype=float), np.array(coarse, dtype=float)
 
 
 def _discrete_mutual_information(x: np.ndarray, y: np.ndarray) -> float:
