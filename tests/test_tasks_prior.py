@@ -13,12 +13,15 @@ import pytest
 
 from tfx_tanas.data import clean_frame
 from tfx_tanas.errors import InputError
+from tfx_tanas.meta_features import fine_structure
 from tfx_tanas.tasks import (
     MAX_TASK_ROWS,
     MIN_CLASS_ROWS,
     PRIOR_FAMILIES,
     Task,
+    make_panel_table,
     make_prior_table,
+    panel_tasks,
     prior_tasks,
     synthetic_tasks,
     task_from_id,
@@ -135,3 +138,39 @@ def test_a_row_limited_prior_keeps_each_draws_id_and_table():
     assert task_set("prior", 0, prior_count=40, prior_max_rows=1000) == small_only  # `tanas build-evaluator --prior-max-rows`
     with pytest.raises(InputError, match="at least 100"):  # no draw could pass: refused, not searched for ever
         prior_tasks(1, max_rows=99)
+
+
+def test_panel_tasks_are_a_seeded_stream_beside_the_prior_that_leaves_its_draws_alone():
+    panels = panel_tasks(12, seed=0)
+    assert [t.task_id for t in panels[:2]] == ["prior/panel0_0000", "prior/panel0_0001"]
+    assert [task_from_id(t.task_id) for t in panels] == panels and panel_tasks(12, seed=0) == panels
+    # the bundled records name the prior's draws: the panel stream must not shift them
+    assert task_set("prior", 0, prior_count=5, panel_count=3) == prior_tasks(5, seed=0) + panels[:3]
+    assert task_set("all", 0, prior_count=0, panel_count=2)[-2:] == panels[:2]
+    for task in panels:
+        frame = task.load()
+        check_table(frame)
+        assert 100 <= len(frame) <= 4000 and {"id", "visit"} <= set(frame.columns)
+    pd.testing.assert_frame_equal(panels[5].load(), panels[5].load())
+
+
+def test_a_panel_whose_outcome_is_the_entitys_own_is_flagged_by_the_fine_structure_meta_feature():
+    base = {"entities": 150, "per_entity": 6.0, "features": 4, "classes": 2, "class_concentration": None, "label_noise": 0.0,
+            "entity_columns": 0.0, "categorical_fraction": 0.0, "sparse_ids": True, "ordered_ids": False, "seed": 7}
+    own = make_panel_table(entity_share=1.0, **base)
+    agreement = own.groupby("id")["label"].agg(lambda v: v.value_counts().iloc[0] / len(v)).mean()
+    assert agreement > 0.85  # an entity's rows share its label (but near a class boundary)
+    neighbour, coarse = fine_structure(own, "label", ["id"])
+    assert neighbour[0] - coarse[0] > 0.5  # the id's exact values tell the label; its coarse bins do not
+    by_row = make_panel_table(entity_share=0.0, **base)
+    neighbour, coarse = fine_structure(by_row, "label", ["id"])
+    assert neighbour[0] - coarse[0] < 0.2
+
+
+def test_impossible_panel_parameters_are_refused():
+    base = {"entities": 5, "per_entity": 3.0, "features": 2, "classes": 2, "class_concentration": None, "label_noise": 0.0,
+            "entity_share": 1.0, "entity_columns": 0.5, "categorical_fraction": 0.0, "sparse_ids": False, "ordered_ids": False, "seed": 0}
+    with pytest.raises(InputError, match="rows per class"):
+        make_panel_table(**base)
+    with pytest.raises(InputError, match="entities"):
+        make_panel_table(**{**base, "entities": 1})

@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--synthetic", type=int, default=options.SYNTHETIC_TASKS, help="number of synthetic tasks (simple families)")
     build.add_argument("--prior", type=int, default=options.PRIOR_TASKS, help="number of tasks of the synthetic prior (SCMs, trees, networks)")
     build.add_argument(
+        "--panel", type=int, default=options.PANEL_TASKS,
+        help=f"number of the prior's panel tasks (rows of entities keyed by a numeric id; default {options.PANEL_TASKS})",
+    )
+    build.add_argument(
         "--prior-max-rows", type=int, default=options.PRIOR_MAX_ROWS,
         help=(
             f"only the prior's draws of at most this many rows (the first --prior of them; default {options.PRIOR_MAX_ROWS}, "
@@ -373,7 +377,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         risk_aversion=_given(args.risk_aversion, options.IMAGE_RISK_AVERSION if images else options.RISK_AVERSION),
         fallback_margin=_given(args.fallback_margin, options.IMAGE_FALLBACK_MARGIN if images else options.FALLBACK_MARGIN),
     )
-    tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images, args.prior_max_rows)
+    tasks = task_set(args.tasks, args.synthetic, args.seed, args.prior, args.images, args.prior_max_rows, args.panel)
     space = IMAGE_SPACE if images else DEFAULT_SPACE
     if tasks:
         summary = generate_records(

