@@ -78,6 +78,12 @@ def main() -> None:
     for method in [c for c in table.columns if c not in ("task", "rows", "fine structure")]:
         gain = 100 * (table[method] - table["best-on-average"])
         print(f"| {method} | {table[method].mean():.4f} | {gain.mean():+.2f} +/- {gain.std(ddof=1) / np.sqrt(len(gain)):.2f} |")
+    first, *others = evaluators
+    for name in others:
+        gain = 100 * (table[f"{name} pick"] - table[f"{first} pick"])
+        print(f"\n{name} pick minus {first} pick (paired): {gain.mean():+.2f} +/- {gain.std(ddof=1) / np.sqrt(len(gain)):.2f} points")
+    for name in evaluators:
+        print(f"{name} pick left the fallback on {(table[f'{name} pick'] != table['best-on-average']).sum()} of {len(table)} tables")
 
 
 if __name__ == "__main__":
