@@ -311,11 +311,13 @@ def fine_structure(frame: pd.DataFrame, label: str, columns: list[str], seed: in
     y = pd.factorize(frame[label].map(label_to_class))[0]
     chance = float(((np.bincount(y) / max(len(y), 1)) ** 2).sum())
     neighbour, coarse = [], []
+    if chance >= 1.0:  # one class: no lift to measure (summarize refuses such labels first)
+        return np.array(neighbour, dtype=float), np.array(coarse, dtype=float)
     for column in columns:
         values = frame[column].to_numpy(dtype=float, na_value=np.nan)
         present = np.isfinite(values)
         x, labels = values[present], y[present]
-        if len(x) < 20 or len(np.unique(x)) < 10 or chance >= 1.0:
+        if len(x) < 20 or len(np.unique(x)) < 10:
             continue
         order = np.argsort(x, kind="stable")  # the sample's order is random, so ties are too
         agree = float((labels[order][1:] == labels[order][:-1]).mean())
