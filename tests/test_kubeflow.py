@@ -21,11 +21,12 @@ from tfx.types.artifact import Artifact
 from tfx.utils import import_utils
 from tfx_inputs import CHILE_CSV, LABEL, fitted_evaluator
 
-from tfx_tanas.cli import main
+from tfx_tanas.cli import _parser, main
 from tfx_tanas.components import artifacts
 from tfx_tanas.meta_features import meta_features_for_frame
 from tfx_tanas.pipelines.online import PIPELINE_NAME
 from tfx_tanas.search_space import Architecture, SearchSpace
+from tfx_tanas.tasks import PANEL_PREFIX, Task, task_set
 from tfx_tanas.workflows import ARCHITECTURE_FILE, META_FEATURES_FILE
 
 IMAGE = "registry.example.com/tfx-tanas:test"
@@ -149,3 +150,18 @@ def test_image_steps_start_where_no_copy_of_the_sources_hides_the_installed_pack
             copied_into.add(posixpath.normpath(posixpath.join(workdir, rest.split()[-1])))
     assert copied_into, "the Dockerfile copies no tfx_tanas sources"
     assert posixpath.join(workdir, "tfx_tanas") not in copied_into, workdir
+
+
+def test_the_default_offline_spec_measures_what_build_evaluator_measures(tmp_path: Path) -> None:
+    """The Kubeflow offline pipeline regenerates the bundled records' kind of meta-dataset: the
+    same tasks as ``tanas build-evaluator``'s defaults (the prior and its panel tables included),
+    each with its default number of networks."""
+    out = tmp_path / "offline.yaml"
+    assert main(["compile", "--out", str(out), "--pipeline", "offline", "--image", IMAGE, "--pipeline-root", ROOT]) == 0
+    parameters = yaml.safe_load(out.read_text())["root"]["dag"]["tasks"]["ArchitectureRecordsGen"]["inputs"]["parameters"]
+    compiled = [Task(**fields).task_id for fields in json.loads(parameters["tasks"]["runtimeValue"]["constant"])]
+    build = _parser().parse_args(["build-evaluator", "--records", "r.jsonl", "--out", "e"])
+    expected = task_set(build.tasks, build.synthetic, build.seed, build.prior, prior_max_rows=build.prior_max_rows, panel_count=build.panel)
+    assert compiled == [task.task_id for task in expected]
+    assert sum(task_id.startswith(f"prior/{PANEL_PREFIX}") for task_id in compiled) == build.panel > 0
+    assert build.archs_per_task is None and parameters["architectures_per_task"]["runtimeValue"]["constant"] == 0

