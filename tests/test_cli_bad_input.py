@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 from synthetic import LABEL, file_digest, make_table
 
 from tfx_tanas.cli import main
@@ -139,6 +140,27 @@ def test_all_empty_feature_column_is_dropped_with_a_warning_in_train(tmp_path, a
     assert "dropping feature column 'noise'" in caplog.text
     [metrics] = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     assert 0.0 <= metrics["eval_accuracy"] <= 1.0
+    assert file_digest(data) == before
+
+
+def test_an_id_column_of_numbers_and_codes_is_read_as_text(tmp_path, architecture_file, caplog):
+    """Subjects numbered 100, 101, ... with a few coded 207a, as R data sets hold them: a text
+    column (as TFX's CsvExampleGen types it), not stray text in a numeric one."""
+    data = tmp_path / "data.csv"
+    data.write_text(table_text(lambda f: f.assign(count=[f"{100 + i // 3}" if i % 17 else f"{207 + i}a" for i in range(len(f))])))
+    before = file_digest(data)
+    assert main(command("train", data, tmp_path / "out", architecture_file, tmp_path)) == 0
+    assert "column 'count' mixes numbers with codes such as '207a' (row 1): read as text" in caplog.text
+    [version] = (tmp_path / "out" / "serving").iterdir()
+    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
+    features = {"signal": [0.3], "noise": [-0.2], "count": [b"207a"], "color": [b"red"]}
+    example = tf.train.Example(features=tf.train.Features(feature={
+        name: tf.train.Feature(bytes_list=tf.train.BytesList(value=value)) if isinstance(value[0], bytes)
+        else tf.train.Feature(float_list=tf.train.FloatList(value=value))
+        for name, value in features.items()
+    }))
+    probabilities = serve(examples=tf.constant([example.SerializeToString()]))["probabilities"].numpy()[0]
+    assert np.isclose(probabilities.sum(), 1.0, atol=1e-4)
     assert file_digest(data) == before
 
 

@@ -140,18 +140,29 @@ def clean_frame(frame: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def _coerce_column(name: str, values: pd.Series) -> pd.Series:
-    """Numbers stay numbers, booleans and text become categories; stray text or inf is an error."""
+    """Numbers stay numbers, booleans and text become categories; stray text or inf is an error.
+
+    A mostly numeric column whose other values are codes of the same numbering (``207a``,
+    ``136A``: each holds a digit) is an identifier or code column, so it is text, as TFX's
+    CsvExampleGen types it; text without a digit there (``n/a?``, ``abc``) is a stray value."""
     if pd.api.types.is_bool_dtype(values):
         return values.astype(str)
     if pd.api.types.is_numeric_dtype(values):
         _reject_infinite(name, values)
         return values
     as_numbers = pd.to_numeric(values, errors="coerce")
-    present = values.notna() & (values.astype(str).str.strip() != "")
+    text = values.astype(str).str.strip()
+    present = values.notna() & (text != "")
     parsed = as_numbers.notna() & present
     if present.sum() and parsed.sum() / present.sum() >= _NUMERIC_TEXT_SHARE and parsed.sum() < present.sum():
-        row = int(np.flatnonzero(present & ~parsed)[0])
-        raise InputError(f"column '{name}' is numeric but row {row + 1} holds text {values.iloc[row]!r}")
+        unparsed = present & ~parsed
+        stray = unparsed & ~text.str.contains(r"\d")
+        if stray.any():
+            row = int(np.flatnonzero(stray)[0])
+            raise InputError(f"column '{name}' is numeric but row {row + 1} holds text {values.iloc[row]!r}")
+        row = int(np.flatnonzero(unparsed)[0])
+        log.warning("column '%s' mixes numbers with codes such as %r (row %d): read as text (categories)", name, values.iloc[row], row + 1)
+        return text.where(present, None)
     return values.where(present, None)
 
 
