@@ -194,7 +194,7 @@ def test_trainings_a_killed_run_finished_join_the_records_once(tmp_path, records
 def test_stale_meta_features_are_recomputed_without_retraining(tmp_path, space):
     task = synthetic_tasks(1, seed=5)[0]
     path = tmp_path / "records.jsonl"
-    options = {"archs_per_task": 3, "protocol": TrainingProtocol(epochs=2), "measurements": 1}
+    options = {"archs_per_task": 3, "protocol": TrainingProtocol(epochs=2), "measurements": 1, "max_rows": 400}
     generate_records([task], path, space, **options)
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     for line in lines:  # as an older release wrote them: another version, one feature fewer
@@ -206,9 +206,10 @@ def test_stale_meta_features_are_recomputed_without_retraining(tmp_path, space):
     assert again.records_written == 0
     stored = read_records(path)
     assert [r.score for r in stored] == [line["score"] for line in lines]
-    expected = meta_features_for_frame(task.load(), task.label).values
+    expected = meta_features_for_frame(task.load(max_rows=400), task.label).values  # the rows generation trained on
+    assert expected != pytest.approx(meta_features_for_frame(task.load(), task.label).values, rel=1e-6)
     assert all(r.meta_features.values == pytest.approx(expected, rel=1e-6) for r in stored)
-    assert refresh_meta_features(path) == 0  # already current: the file is left alone
+    assert refresh_meta_features(path, max_rows=400) == 0  # already current: the file is left alone
 
 
 def test_bundled_records_hold_exactly_what_generation_samples(space):

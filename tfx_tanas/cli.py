@@ -400,7 +400,7 @@ def _build_evaluator(args: argparse.Namespace) -> None:
         for task, reason in summary.tasks_skipped.items():
             log.warning("skipped %s: %s", task, reason)
     else:
-        refresh_meta_features(args.records, args.seed)  # generation does it too; nothing retrains
+        refresh_meta_features(args.records, args.seed, args.max_rows)  # generation does it too; nothing retrains
     evaluator = workflows.train_evaluator(args.records, config, extra=args.extra_records)
     evaluator.save(args.out)
     fitted = evaluator.training_summary

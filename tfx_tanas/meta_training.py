@@ -205,7 +205,7 @@ def generate_records(
     joined = collector.collect()  # parts a killed run finished but did not move yet: written now, not already present
     done = collector.trainings_in_file()
     earlier = done - joined
-    refresh_meta_features(out_path, seed)
+    refresh_meta_features(out_path, seed, max_rows)
     work = []
     for task in tasks:
         count = archs_per_task or default_architectures_per_task(task)
@@ -386,9 +386,10 @@ def task_samples(task_ids: Sequence[str], seed: int = 0) -> dict[str, np.ndarray
     return samples
 
 
-def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
+def refresh_meta_features(path: str | Path, seed: int = 0, max_rows: int = MAX_TASK_ROWS) -> int:
     """Recompute the meta-features of every task whose lines carry another meta-feature version
-    or set of names, and return how many tasks were refreshed. The file is rewritten atomically
+    or set of names, and return how many tasks were refreshed; each task is loaded as generation
+    loads it (``seed``, ``max_rows``). The file is rewritten atomically
     (:func:`~tfx_tanas.records.rewrite_lines`), so an interruption leaves the old file whole."""
     path = Path(path)
     if not path.exists():
@@ -406,9 +407,9 @@ def refresh_meta_features(path: str | Path, seed: int = 0) -> int:
     for index, task_id in enumerate(stale, start=1):
         task = task_from_id(task_id)
         if isinstance(task, ImageTask):
-            meta = image_meta_features(task.load(seed=seed), seed)
+            meta = image_meta_features(task.load(max_rows=max_rows, seed=seed), seed)
         else:
-            meta = meta_features_for_frame(task.load(seed=seed), task.label)
+            meta = meta_features_for_frame(task.load(max_rows=max_rows, seed=seed), task.label)
         fresh[task_id] = meta.to_json(include_sample=False)
         elapsed = time.perf_counter() - started
         log.info(
