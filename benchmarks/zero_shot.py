@@ -260,6 +260,8 @@ def evaluate_task(
             chosen = np.array(columns)[np.argmax(validation[:, columns], axis=1)]
             row[method] = float(np.mean(tested[np.arange(repeats), chosen]))
     row[f"{PICK} architecture"] = choice.architecture.describe()
+    row[f"{PICK} lead"] = choice.result.fallback_lead  # the evaluator's predicted lead of the leader over the fallback
+    row["tanas-leader architecture"] = choice.result.leader.architecture.describe()
     return row
 
 
@@ -346,6 +348,31 @@ def paired_line(table: pd.DataFrame, left: str, right: str, seconds: dict[str, f
     return f"{left} vs {right}: {difference.mean():+.2f} +/- {difference.std() / np.sqrt(len(difference)):.2f} points{speed}"
 
 
+def margin_sweep(table: pd.DataFrame, margins: tuple[float, ...] = (0.0, 0.01, 0.02, 0.04, 0.08)) -> list[str]:
+    """Whether the evaluator's predicted lead of its leader over the fallback (best-on-average)
+    foretells the leader's measured gain, and what each fallback margin would have made of the
+    pick: the evidence the margin is chosen on. Rows of runs that did not record the lead are left out."""
+    if f"{PICK} lead" not in table:
+        return []
+    rows = table.dropna(subset=[f"{PICK} lead", "tanas-leader", "best-on-average"])
+    if len(rows) < 5:
+        return []
+    gain = 100 * (rows["tanas-leader"] - rows["best-on-average"])
+    lines = [
+        "",
+        f"Predicted lead of the leader over best-on-average against its measured gain ({len(rows)} tasks): "
+        f"Spearman {rows[f'{PICK} lead'].corr(gain, method='spearman'):+.2f}",
+        "",
+        "| fallback margin | tasks where the leader is picked | pick minus best-on-average (points) |",
+        "| ---: | ---: | ---: |",
+    ]
+    for margin in margins:
+        picked = rows[f"{PICK} lead"] > margin
+        difference = gain.where(picked, 0.0)
+        lines.append(f"| {margin:.2f} | {int(picked.sum())} | {difference.mean():+.2f} +/- {difference.std() / np.sqrt(len(difference)):.2f} |")
+    return lines
+
+
 def write_report(table: pd.DataFrame, out: Path, num_tasks: int) -> None:
     table = table.reindex(columns=[*table.columns, *(m for m in METHODS if m not in table)])  # older runs lack newer methods
     unsolved = table[(table[list(METHODS)] < SOLVED).any(axis=1)]
@@ -373,8 +400,10 @@ def write_report(table: pd.DataFrame, out: Path, num_tasks: int) -> None:
             for left, right in (
                 (PICK, "best-on-average"), (PICK, "kerastuner-10"), ("tanas-top5", "kerastuner-10"), ("tanas-top5", "portfolio-5"),
                 ("tanas-top5", "tanas-ranked5"), ("tanas-top3", "kerastuner-10"), ("tanas-top3", "tanas-top5"),
+                ("tanas-top3", "best-on-average"), ("random-20", "best-on-average"),
             )
         ),
+        *margin_sweep(table),
         "",
         "All tasks:",
         "",
