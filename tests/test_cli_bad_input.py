@@ -312,3 +312,18 @@ def test_a_second_command_into_a_busy_out_exits_2_and_leaves_it_alone(tmp_path, 
 def test_an_out_that_cannot_be_written_exits_2(tmp_path, tiny_csv, architecture_file, capsys):
     argv = ["train", "--data", str(tiny_csv), "--label", LABEL, "--architecture", str(architecture_file), "--out", "/proc/tanas-cannot-write-here"]
     assert "/proc/tanas-cannot-write-here" in run_expecting_error(argv, tmp_path, capsys)
+
+
+def test_a_row_number_written_by_to_csv_is_named_in_a_warning(tmp_path, evaluator_copy, caplog):
+    """`DataFrame.to_csv` writes the index as a first, unnamed column: the search still runs (the
+    column stays a feature, as in CsvExampleGen) and the warning says how to leave it out."""
+    data = tmp_path / "data.csv"
+    make_table(60, seed=2).sort_values(LABEL).reset_index(drop=True).to_csv(data)
+    assert main(command("search", data, tmp_path / "out", tmp_path, evaluator_copy)) == 0
+    assert "column 'Unnamed: 0' has no header and counts the rows" in caplog.text
+    assert "write the file with index=False" in caplog.text
+    caplog.clear()
+    headed = tmp_path / "headed.csv"
+    make_table(60, seed=2).rename_axis("id").to_csv(headed)
+    assert main(command("search", headed, tmp_path / "out2", tmp_path, evaluator_copy)) == 0
+    assert "counts the rows" not in caplog.text

@@ -67,9 +67,27 @@ def read_csv(path: str | Path, max_rows: int | None = None, seed: int = 0) -> pd
     if frame.empty:
         raise InputError(f"data file has a header but no rows: {path}")
     frame = _restore_integer_columns(frame, path, skip)
+    _warn_of_a_row_number(frame)
     if skip is not None:
         frame.attrs[ROWS_IN_FILE] = total  # the meta-features describe the whole table's size
     return frame
+
+
+def _warn_of_a_row_number(frame: pd.DataFrame) -> None:
+    """A first column without a header that counts up in file order is the row index
+    ``DataFrame.to_csv`` writes by default. It stays a feature (CsvExampleGen keeps it too), but a
+    model that learns a table's order (R tables are often sorted by the label) serves a new row
+    whatever its number says: worth a warning, not a refusal."""
+    first = frame.columns[0]
+    values = frame[first]
+    if not str(first).startswith("Unnamed: 0") or not pd.api.types.is_integer_dtype(values) or values.isna().any() or len(values) < 2:
+        return
+    if (np.diff(values.to_numpy(dtype=np.int64)) > 0).all():
+        log.warning(
+            "column '%s' has no header and counts the rows (the index DataFrame.to_csv writes): it is used as a feature; "
+            "if the rows' order means nothing, drop it or write the file with index=False",
+            first,
+        )
 
 
 def _restore_integer_columns(frame: pd.DataFrame, path: Path, skip: Callable[[int], bool] | None = None) -> pd.DataFrame:
